@@ -1,0 +1,30 @@
+"""p8seg: Cityscapes 8-category segmentation for an embedded car vision module.
+
+This file is the one hand-written module of the package (nbdev exports every other one from
+`nbs/`).  It must run before anything imports TensorFlow: segmentation-models needs Keras 2,
+which TensorFlow >= 2.16 provides as `tf_keras` only when `TF_USE_LEGACY_KERAS=1` is set
+before `tf.keras` is first touched.
+"""
+__version__ = "0.1.0"
+
+import os as _os
+import sys as _sys
+
+_os.environ.setdefault("SM_FRAMEWORK", "tf.keras")
+_os.environ["TF_USE_LEGACY_KERAS"] = "1"
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _check_keras():
+    "Fail clearly if Keras 3 is already loaded: segmentation-models and our models need Keras 2 (`tf_keras`)."
+    keras = _sys.modules.get("keras")
+    version = getattr(keras, "__version__", "") if keras is not None else ""
+    if version.startswith("3"):
+        raise ImportError(
+            f"p8seg needs Keras 2 (tf_keras) but Keras {version} is already imported in this process. "
+            "Import p8seg before tensorflow/keras, or restart the Python process (in Colab: Runtime > "
+            "Restart session) and run `import p8seg` first; TF_USE_LEGACY_KERAS=1 must be set before "
+            "TensorFlow loads Keras.")
+
+
+_check_keras()

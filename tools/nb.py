@@ -1,0 +1,50 @@
+"""Round-trip between nbdev notebooks and a percent-format text file (a dev convenience).
+
+    python tools/nb.py topy nbs/01_data.ipynb  > /tmp/01_data.py   # read/edit as text
+    python tools/nb.py tonb /tmp/01_data.py nbs/01_data.ipynb        # write the notebook back
+
+Cells are separated by lines `# %%` (code) and `# %% [markdown]` (markdown; each line of the
+markdown body is written as `# text`).  The notebook is the source of truth; run
+`nbdev-export` after writing it.  Outputs are not kept (nbdev-clean would drop most anyway).
+"""
+import json, sys
+from pathlib import Path
+
+def nb_to_py(nb_path):
+    nb = json.loads(Path(nb_path).read_text())
+    out = []
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            out.append("# %% [markdown]\n" + "\n".join(("# " + l) if l else "#" for l in src.split("\n")))
+        else:
+            out.append("# %%\n" + src)
+    return "\n\n".join(out) + "\n"
+
+def py_to_nb(text):
+    cells, kind, lines = [], None, []
+    def flush():
+        if kind is None: return
+        body = "\n".join(lines).strip("\n")
+        if kind == "markdown":
+            body = "\n".join(l[2:] if l.startswith("# ") else l[1:] if l.startswith("#") else l for l in body.split("\n"))
+        src = body.splitlines(keepends=True)
+        cell = {"cell_type": kind, "metadata": {}, "source": src}
+        if kind == "code": cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    for line in text.split("\n"):
+        if line.startswith("# %%"):
+            flush(); lines = []
+            kind = "markdown" if "[markdown]" in line else "code"
+        else:
+            lines.append(line)
+    flush()
+    return {"cells": cells, "metadata": {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "topy": sys.stdout.write(nb_to_py(sys.argv[2]))
+    elif cmd == "tonb":
+        Path(sys.argv[3]).write_text(json.dumps(py_to_nb(Path(sys.argv[2]).read_text()), indent=1, ensure_ascii=False) + "\n")
+    else: sys.exit(__doc__)
