@@ -2,6 +2,7 @@
 
     python tools/nb.py topy nbs/01_data.ipynb  > /tmp/01_data.py   # read/edit as text
     python tools/nb.py tonb /tmp/01_data.py nbs/01_data.ipynb        # write the notebook back
+    python tools/nb.py readme                                          # README.md from nbs/index.ipynb
 
 Cells are separated by lines `# %%` (code) and `# %% [markdown]` (markdown; each line of the
 markdown body is written as `# text`).  The notebook is the source of truth; run
@@ -42,9 +43,28 @@ def py_to_nb(text):
     return {"cells": cells, "metadata": {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}},
             "nbformat": 4, "nbformat_minor": 5}
 
+def nb_to_readme(nb_path):
+    "Markdown of the index notebook: markdown cells as they are, code cells as python blocks (directives dropped)."
+    nb = json.loads(Path(nb_path).read_text())
+    parts = ["<!-- Made from nbs/index.ipynb by `python tools/nb.py readme`: edit the notebook, not this file. -->"]
+    for cell in nb["cells"]:
+        src = "".join(cell["source"]).strip("\n")
+        if cell["cell_type"] == "markdown":
+            if src.startswith("# ") and "\n> " in src:  # nbdev title cell: '# Title' + '> summary'
+                title, summary = src.split("\n", 1)
+                src = title + "\n\n" + summary.strip().lstrip("> ")
+            parts.append(src)
+        else:
+            code = "\n".join(l for l in src.split("\n") if not l.startswith("#|")).strip()
+            if code: parts.append("```python\n" + code + "\n```")
+    return "\n\n".join(parts) + "\n"
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "topy": sys.stdout.write(nb_to_py(sys.argv[2]))
     elif cmd == "tonb":
         Path(sys.argv[3]).write_text(json.dumps(py_to_nb(Path(sys.argv[2]).read_text()), indent=1, ensure_ascii=False) + "\n")
+    elif cmd == "readme":
+        root = Path(__file__).resolve().parent.parent
+        (root / "README.md").write_text(nb_to_readme(root / "nbs" / "index.ipynb"))
     else: sys.exit(__doc__)
