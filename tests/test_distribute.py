@@ -118,7 +118,7 @@ import json, p8seg.distribute as d
 strategy = d.get_strategy("multiworker")
 import tensorflow as tf
 check = d.one_step_check(tf.keras.losses.CategoricalCrossentropy(), strategy)
-print(json.dumps({**check, **d.strategy_params(strategy)}))
+print(json.dumps({**check, **d.strategy_params(strategy), "is_chief": d.is_chief(strategy)}))
 """
 
 
@@ -139,6 +139,7 @@ def test_two_workers_on_localhost_train_in_lockstep():
     for p, (out, err) in zip(procs, outputs):
         assert p.returncode == 0, err[-3000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
+    assert [r["is_chief"] for r in results] == [True, False]
     for r in results:
         assert r["strategy"] == "multiworker" and r["num_replicas"] == 2, r
         assert r["moved"] > 1e-4 and matches(r), r   # same step as one device on the global batch
