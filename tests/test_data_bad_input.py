@@ -140,3 +140,48 @@ def test_label_id_255_is_void(tmp_path):
     ids = np.array([[255, 7, 26], [255, 23, 34]], np.uint8)
     cv2.imwrite(str(tmp_path / "ids.png"), ids)
     np.testing.assert_array_equal(remap_mask(read_label_ids(tmp_path / "ids.png")), [[0, 1, 7], [0, 5, 0]])
+
+
+# --- through the cache and the pipeline -----------------------------------------------------
+
+def test_size_mismatch_names_both_files(root, tmp_path):
+    image, mask = _pair(root, i=1)
+    cv2.imwrite(str(mask), np.zeros((16, 64), np.uint8))
+    with pytest.raises(ValueError, match="size mismatch") as err:
+        data.load_split(root, "train", (16, 32), cache_dir=tmp_path / "cache")
+    assert image.name in str(err.value) and mask.name in str(err.value)
+    assert not [p for p in (tmp_path / "cache").iterdir()]          # no half-written cache left behind
+
+
+def test_bad_file_fails_make_dataset_before_training(root, tmp_path):
+    image, _ = _pair(root, i=2)
+    content = image.read_bytes(); image.write_bytes(content[: len(content) // 3])
+    with pytest.raises(ValueError, match=image.name):
+        data.make_dataset(root, "train", img_size=(16, 32), batch_size=2, cache_dir=tmp_path / "cache")
+
+
+def test_grayscale_and_rgba_photos_go_through_the_pipeline(root, tmp_path):
+    images, masks = load_file_paths(root, "train")
+    rgb = read_image(images[0])
+    cv2.imwrite(str(images[0]), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    cv2.imwrite(str(images[1]), cv2.cvtColor(read_image(images[1]), cv2.COLOR_RGB2BGRA))
+    x, y = data.load_split(root, "train", None, cache_dir=tmp_path / "cache")
+    assert x.shape == (4, 32, 64, 3)
+    assert (x[0][..., 0] == x[0][..., 1]).all() and (x[0][..., 1] == x[0][..., 2]).all()
+
+
+def test_label_255_through_the_pipeline_is_void(root, tmp_path):
+    _, mask = _pair(root, i=0)
+    cv2.imwrite(str(mask), np.full((32, 64), 255, np.uint8))
+    ds = data.make_dataset(root, "train", img_size=(32, 64), batch_size=4, shuffle=False,
+                           cache_dir=tmp_path / "cache", one_hot=False)
+    _, y = next(iter(ds))
+    assert (y.numpy()[0] == 0).all() and y.numpy().max() <= 7
+
+
+def test_changed_file_rebuilds_cache(root, tmp_path):
+    _, y = data.load_split(root, "train", (16, 32), cache_dir=tmp_path / "cache")
+    _, mask = _pair(root, i=3)
+    cv2.imwrite(str(mask), np.full((32, 64), 26, np.uint8))
+    _, y2 = data.load_split(root, "train", (16, 32), cache_dir=tmp_path / "cache")
+    assert (y2[3] == 7).all() and not (y[3] == 7).all()
