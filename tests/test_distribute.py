@@ -45,7 +45,20 @@ losses = {"batch_dice": BatchDice(), "divided_twice": DividedTwice(),
 if HAVE_LOSSES:
     from p8seg.losses import get_loss
     losses.update({name: get_loss(name) for name in NAMES})
-print(json.dumps({name: d.one_step_check(loss, "mirrored") for name, loss in losses.items()}))
+out = {name: d.one_step_check(loss, "mirrored") for name, loss in losses.items()}
+if HAVE_LOSSES:  # the streaming metric sums its confusion matrix over replicas: same value as on one device
+    import numpy as np
+    from p8seg.metrics import ArgmaxMeanIoU
+    rng = np.random.default_rng(1)
+    x = rng.random((8, 16, 16, 3), dtype=np.float32)
+    y = np.eye(8, dtype=np.float32)[(x[..., 0] * 8).astype(int)]
+    with d.get_strategy("mirrored").scope():
+        model = d._tiny_net(); model.compile(loss="categorical_crossentropy", metrics=[ArgmaxMeanIoU()])
+    ref = d._tiny_net(); ref.set_weights(model.get_weights())
+    ref.compile(loss="categorical_crossentropy", metrics=[ArgmaxMeanIoU()])
+    out["evaluate"] = {"mirrored": model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True),
+                       "default": ref.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)}
+print(json.dumps(out))
 """
 
 
@@ -61,7 +74,7 @@ def matches(check):
 
 
 def test_mirrored_uses_two_replicas(mirrored_checks):
-    assert {c["num_replicas"] for c in mirrored_checks.values()} == {2}
+    assert {c["num_replicas"] for name, c in mirrored_checks.items() if name != "evaluate"} == {2}
 
 
 def test_mirrored_step_matches_per_replica_reference_controls(mirrored_checks):
@@ -143,3 +156,12 @@ def test_two_workers_on_localhost_train_in_lockstep():
     for r in results:
         assert r["strategy"] == "multiworker" and r["num_replicas"] == 2, r
         assert r["moved"] > 1e-4 and matches(r), r   # same step as one device on the global batch
+
+
+@pytest.mark.skipif(not HAVE_LOSSES, reason="p8seg.losses/metrics not exported yet")
+def test_mirrored_evaluate_matches_one_device(mirrored_checks):
+    "Metrics reduce across replicas: loss and streaming mIoU of `evaluate` are the same as on one device."
+    ev = mirrored_checks["evaluate"]
+    assert set(ev["mirrored"]) == {"loss", "miou"}, ev
+    for key in ev["default"]:
+        assert abs(ev["mirrored"][key] - ev["default"][key]) < 1e-5, (key, ev)
