@@ -118,6 +118,14 @@ def test_multiworker_bad_tf_config_is_a_clear_error(tf_config, message):
     assert message in r.stderr, r.stderr[-2000:]
 
 
+def test_multiworker_created_too_late_is_a_clear_error():
+    tf_config = json.dumps({"cluster": {"worker": [f"localhost:{free_ports(1)[0]}"]}, "task": {"type": "worker", "index": 0}})
+    r = run_py("import p8seg.distribute as d, tensorflow as tf; tf.constant(1.0) + 1; d.get_strategy('multiworker')",
+               {"TF_CONFIG": tf_config}, timeout=120)
+    assert r.returncode != 0
+    assert "before TensorFlow runs any op" in r.stderr, r.stderr[-2000:]
+
+
 def free_ports(n):
     socks = [socket.socket() for _ in range(n)]
     for s in socks: s.bind(("localhost", 0))
@@ -129,6 +137,7 @@ def free_ports(n):
 MULTIWORKER = """
 import json, p8seg.distribute as d
 strategy = d.get_strategy("multiworker")
+assert d.get_strategy("multiworker") is strategy   # one per process
 import tensorflow as tf
 check = d.one_step_check(tf.keras.losses.CategoricalCrossentropy(), strategy)
 print(json.dumps({**check, **d.strategy_params(strategy), "is_chief": d.is_chief(strategy)}))
