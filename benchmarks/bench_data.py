@@ -1,0 +1,232 @@
+"""Input-pipeline benchmark: the seed project's per-batch loading against `p8seg.data.make_dataset`.
+
+    python benchmarks/bench_data.py [--n 32] [--batch-size 16] [--size 256 256] [--warm-epochs 3]
+
+Not a test: it prints absolute times and ratios measured side by side in one run, on the same
+files and the same machine.
+
+* Data: a synthetic Cityscapes set at the real resolution, 1024x2048, made by
+  `p8seg.data.make_synthetic_cityscapes` under `benchmarks/_data/` (gitignored) and reused.
+* Seed baseline, reproduced: for every batch, for every sample, decode the full-resolution image
+  and labelIds PNGs with OpenCV, resize to the training size, remap labelIds with a Python loop
+  over the ids (`for id, cat in class_to_group.items(): out[mask == id] = cat`), one-hot to
+  float32 with NumPy; one core (the process is pinned to one CPU and OpenCV to one thread).
+  It has no cache, so every epoch costs the same.
+* p8seg: `make_dataset(root, "train", img_size, batch_size, cache_dir=<fresh temp dir>)`,
+  all cores. Epoch 1 includes building the uint8 cache from the same PNGs; later epochs read
+  the warm cache. Both sides yield the same number of batches and are iterated fully.
+* Remap alone: `p8seg.labels.remap_mask` (lookup table) against the Python loop on full
+  1024x2048 masks.
+
+Goals (issue 3): epoch 1 >= 1.5x, warm epoch >= 50x, LUT >= 20x.
+"""
+from __future__ import annotations
+import argparse, math, os, shutil, statistics, sys, tempfile, time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path: sys.path.insert(0, str(REPO))
+
+import p8seg  # noqa: F401  (Keras 2 environment before anything loads TensorFlow)
+import cv2
+import numpy as np
+from p8seg.labels import class_to_group, remap_mask, N_CATEGORIES, LABEL_TO_CATEGORY_LUT
+
+FULL_SIZE = (1024, 2048)  # (height, width) of Cityscapes frames
+
+
+# ---------------------------------------------------------------- data
+def ensure_data(root: Path, n: int, seed: int = 0) -> Path:
+    "Make (or reuse) a synthetic full-resolution set with `n` train images under `root`."
+    from p8seg.data import make_synthetic_cityscapes, load_file_paths
+    try:
+        images, masks = load_file_paths(root, "train")
+        if len(images) == n and cv2.imread(str(masks[0]), cv2.IMREAD_UNCHANGED).shape == FULL_SIZE:
+            print(f"data: reusing {n} train images at {FULL_SIZE[0]}x{FULL_SIZE[1]} in {root}")
+            return root
+    except Exception:
+        pass
+    if root.exists(): shutil.rmtree(root)
+    t0 = time.perf_counter()
+    make_synthetic_cityscapes(root, n_train=n, n_val=0, n_test=0, size=FULL_SIZE, seed=seed)
+    print(f"data: generated {n} train images at {FULL_SIZE[0]}x{FULL_SIZE[1]} in {root} "
+          f"({time.perf_counter() - t0:.1f} s, not part of any timing)")
+    return root
+
+
+def file_pairs(root: Path):
+    from p8seg.data import load_file_paths
+    return load_file_paths(root, "train")
+
+
+# ---------------------------------------------------------------- the seed's way
+def remap_loop(mask: np.ndarray) -> np.ndarray:
+    "The seed's remap: one boolean mask per labelId."
+    out = np.zeros_like(mask)
+    for label_id, category in class_to_group.items():
+        out[mask == label_id] = category
+    return out
+
+
+def seed_batch(image_paths, mask_paths, img_size):
+    "One batch the seed's way: decode full-res PNGs, resize, loop remap, float32 one-hot."
+    h, w = img_size
+    images, masks = [], []
+    for image_path, mask_path in zip(image_paths, mask_paths):
+        image = cv2.cvtColor(cv2.imread(str(image_path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        image = cv2.resize(image, (w, h)).astype(np.float32) / 255.0
+        mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+        mask = remap_loop(mask)
+        images.append(image)
+        masks.append(np.eye(N_CATEGORIES, dtype=np.float32)[mask])
+    return np.stack(images), np.stack(masks)
+
+
+def run_seed_epoch(image_paths, mask_paths, img_size, batch_size):
+    "Time one seed epoch; also return per-category pixel totals (counted outside the timing)."
+    n_batches = math.ceil(len(image_paths) / batch_size)
+    totals, elapsed = np.zeros(N_CATEGORIES), 0.0
+    for b in range(n_batches):
+        sl = slice(b * batch_size, (b + 1) * batch_size)
+        t0 = time.perf_counter()
+        x, y = seed_batch(image_paths[sl], mask_paths[sl], img_size)
+        elapsed += time.perf_counter() - t0
+        totals += y.sum((0, 1, 2))
+    return elapsed, n_batches, totals
+
+
+# ---------------------------------------------------------------- p8seg
+def iterate(ds):
+    "Iterate a dataset fully; return (seconds, batches, images)."
+    t0, n_batches, n_images = time.perf_counter(), 0, 0
+    for x, y in ds:
+        n_batches += 1; n_images += int(x.shape[0])
+    return time.perf_counter() - t0, n_batches, n_images
+
+
+def category_totals(ds):
+    totals = np.zeros(N_CATEGORIES)
+    for _, y in ds: totals += y.numpy().sum((0, 1, 2))
+    return totals
+
+
+# ---------------------------------------------------------------- remap
+def remap_cv2_lut(mask):
+    "For reference only: the same table applied with OpenCV's LUT (uint8 masks)."
+    return cv2.LUT(mask, LABEL_TO_CATEGORY_LUT)
+
+
+def time_remap(mask_paths, repeats=5):
+    "Seconds per full-res mask (median of `repeats` passes) for the loop, `remap_mask` and cv2.LUT."
+    masks = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in mask_paths]
+    for m in masks:
+        np.testing.assert_array_equal(remap_mask(m), remap_loop(m))
+        np.testing.assert_array_equal(remap_cv2_lut(m), remap_loop(m))
+    def per_mask(f):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for m in masks: f(m)
+            times.append((time.perf_counter() - t0) / len(masks))
+        return statistics.median(times)
+    return per_mask(remap_loop), per_mask(remap_mask), per_mask(remap_cv2_lut), masks[0].shape
+
+
+# ---------------------------------------------------------------- main
+def seed_epoch_one_core(image_paths, mask_paths, img_size, batch_size):
+    "The seed epoch with this thread pinned to one CPU and OpenCV single-threaded."
+    all_cpus, cv2_threads = os.sched_getaffinity(0), cv2.getNumThreads()
+    os.sched_setaffinity(0, {min(all_cpus)}); cv2.setNumThreads(1)
+    try: return run_seed_epoch(image_paths, mask_paths, img_size, batch_size)
+    finally: os.sched_setaffinity(0, all_cpus); cv2.setNumThreads(cv2_threads)
+
+
+def p8seg_epoch_one(root, img_size, batch_size):
+    "make_dataset on a fresh cache dir + one full iteration; returns (seconds, build s, batches, images, ds, cache_dir)."
+    from p8seg.data import make_dataset
+    cache_dir = Path(tempfile.mkdtemp(prefix="p8seg_bench_cache_"))
+    t0 = time.perf_counter()
+    ds = make_dataset(root, "train", img_size=img_size, batch_size=batch_size, cache_dir=cache_dir)
+    t_build = time.perf_counter() - t0
+    t_iter, n_batches, n_images = iterate(ds)
+    return t_build + t_iter, t_build, n_batches, n_images, ds, cache_dir
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=48, help="train images at 1024x2048 (default 48)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"), help="training size")
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="epoch-1 measurements per side, interleaved (seed, p8seg, seed, ...); the median is reported")
+    ap.add_argument("--warm-epochs", type=int, default=7, help="epochs timed on the warm cache (median)")
+    ap.add_argument("--remap-masks", type=int, default=4, help="full-res masks for the remap timing")
+    ap.add_argument("--root", type=Path, default=None, help="data root (default benchmarks/_data/full_n<N>)")
+    args = ap.parse_args(argv)
+    img_size, bs = tuple(args.size), args.batch_size
+    root = (args.root or REPO / "benchmarks" / "_data" / f"full_n{args.n}").expanduser().resolve()
+
+    print(f"cores: {len(os.sched_getaffinity(0))} usable (os.cpu_count()={os.cpu_count()}), "
+          f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    ensure_data(root, args.n)
+    image_paths, mask_paths = file_pairs(root)
+
+    # remap: LUT vs loop at full resolution
+    t_loop, t_lut, t_cv2_lut, shape = time_remap(mask_paths[:args.remap_masks])
+
+    # TensorFlow's runtime starts once per process, whatever the input pipeline: start it before timing.
+    import tensorflow as tf
+    t0 = time.perf_counter(); float(tf.reduce_sum(tf.ones((2, 2)))); t_tf_start = time.perf_counter() - t0
+
+    # epoch 1: seed (one core, no cache) and p8seg (fresh cache, all cores), interleaved
+    seed_times, p8_runs, seed_totals, seed_batches = [], [], None, None
+    for r in range(max(1, args.repeats)):
+        t, seed_batches, seed_totals = seed_epoch_one_core(image_paths, mask_paths, img_size, bs)
+        seed_times.append(t)
+        if p8_runs: shutil.rmtree(p8_runs[-1][5], ignore_errors=True)
+        p8_runs.append(p8seg_epoch_one(root, img_size, bs))
+    t_seed, t_first = statistics.median(seed_times), statistics.median(run[0] for run in p8_runs)
+    _, t_build, p8_batches, p8_images, ds, cache_dir = p8_runs[-1]
+    try:
+        warm = [iterate(ds)[0] for _ in range(max(1, args.warm_epochs))]
+        t_warm = statistics.median(warm)
+        from p8seg.data import make_dataset
+        t0 = time.perf_counter()
+        ds_again = make_dataset(root, "train", img_size=img_size, batch_size=bs, cache_dir=cache_dir)
+        t_rerun = time.perf_counter() - t0 + iterate(ds_again)[0]
+        p8_totals = category_totals(ds)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    # sanity: same work on both sides
+    assert p8_batches == seed_batches, f"batch counts differ: p8seg {p8_batches}, seed {seed_batches}"
+    assert p8_images == len(image_paths), f"p8seg yielded {p8_images} images for {len(image_paths)} files"
+    share_seed, share_p8 = seed_totals / seed_totals.sum(), p8_totals / p8_totals.sum()
+    max_share_diff = float(np.abs(share_seed - share_p8).max())
+
+    def ratio(a, b): return a / b if b > 0 else float("inf")
+    def verdict(r, goal): return "ok" if r >= goal else "MISSED"
+    r_first, r_warm, r_lut = ratio(t_seed, t_first), ratio(t_seed, t_warm), ratio(t_loop, t_lut)
+    n = len(image_paths)
+    print(f"\n{n} images {FULL_SIZE[0]}x{FULL_SIZE[1]} -> {img_size[0]}x{img_size[1]}, batch {bs}, "
+          f"{seed_batches} batches per epoch on both sides; category pixel shares agree within {max_share_diff:.4f}")
+    print(f"{'':34}{'seed (1 core)':>15}{'p8seg':>12}{'ratio':>9}{'goal':>8}")
+    print(f"{'epoch 1 (p8seg builds its cache)':34}{t_seed:>13.2f} s{t_first:>10.2f} s{r_first:>8.1f}x{'>=1.5x':>8} {verdict(r_first, 1.5)}")
+    print(f"{'later epoch (warm cache)':34}{t_seed:>13.2f} s{t_warm:>10.3f} s{r_warm:>8.1f}x{'>=50x':>8} {verdict(r_warm, 50)}")
+    print(f"{'new run, cache on disk':34}{t_seed:>13.2f} s{t_rerun:>10.3f} s{ratio(t_seed, t_rerun):>8.1f}x")
+    print(f"{f'remap one {shape[0]}x{shape[1]} mask':34}{t_loop*1e3:>12.1f} ms{t_lut*1e3:>9.2f} ms{r_lut:>8.1f}x{'>=20x':>8} {verdict(r_lut, 20)}")
+    print(f"\nseed epoch 1 runs: " + ", ".join(f"{t:.2f}" for t in seed_times) + " s; p8seg epoch 1 runs: "
+          + ", ".join(f"{run[0]:.2f} (make_dataset {run[1]:.2f})" for run in p8_runs) + " s (medians above)")
+    print("p8seg warm epochs: " + ", ".join(f"{t*1e3:.0f}" for t in warm) + " ms (median above)")
+    print(f"remap: Python loop over the {len(class_to_group)} ids of class_to_group vs p8seg.labels.remap_mask, "
+          f"median per mask over {min(args.remap_masks, n)} masks; cv2.LUT with the same table: "
+          f"{t_cv2_lut*1e3:.2f} ms ({ratio(t_loop, t_cv2_lut):.0f}x)")
+    print(f"not timed on either side: TensorFlow import and runtime start ({t_tf_start:.2f} s), data generation")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"(a shared machine's load inflates every figure, the 2-core side most)")
+    return dict(first=r_first, warm=r_warm, lut=r_lut)
+
+
+if __name__ == "__main__":
+    main()
