@@ -1,0 +1,88 @@
+"""The `p8seg` command line: --help of every command, one-line errors, fail-fast MLflow check."""
+import os, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+COMMANDS = ["demo", "synth", "train", "compare"]
+
+
+def p8seg(*args, timeout=120, **env):
+    "Run `p8seg ARGS` in a subprocess -> CompletedProcess (text)."
+    cmd = [sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *map(str, args)]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])), **env})
+
+
+def test_help_lists_commands():
+    r = p8seg("--help")
+    assert r.returncode == 0
+    for c in COMMANDS: assert c in r.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help(command):
+    r = p8seg(command, "--help")
+    assert r.returncode == 0, r.stderr
+    assert f"usage: p8seg {command}" in r.stdout
+    if command in ("train", "compare"):
+        for opt in ("--data", "--epochs", "--img-size", "--batch-size", "--arch", "--out", "--tracking-uri",
+                    "--strategy", "--mixed-precision"):
+            assert opt in r.stdout, opt
+    if command == "compare":
+        assert "--losses" in r.stdout and "--force" in r.stdout
+
+
+def test_help_does_not_import_tensorflow():
+    r = subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import make_parser; make_parser(); "
+                        "print('tensorflow' in sys.modules)"], cwd=REPO, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
+    assert r.stdout.strip() == "False", r.stderr
+
+
+def one_line_error(r, code):
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    lines = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith(("I0000", "E0000", "W0000", "WARNING: All log"))]
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "error:" in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["compare", "--epochs", "0"], "--epochs"),
+    (["compare", "--img-size", "64by128"], "--img-size"),
+    (["train", "--batch-size", "x"], "--batch-size"),
+    (["compare", "--strategy", "tpu"], "--strategy"),
+    (["compare", "--no-such-option"], "unrecognized arguments"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_one_line(args, expected):
+    line = one_line_error(p8seg(*args), 2)
+    assert expected in line
+
+
+def test_bad_values_one_line(tmp_path):
+    line = one_line_error(p8seg("compare", "--losses", "dice,bce", "--out", tmp_path / "o"), 1)
+    assert line.startswith("p8seg: error:") and "bce" in line
+    line = one_line_error(p8seg("compare", "--data", tmp_path / "missing", "--out", tmp_path / "o"), 1)
+    assert "missing" in line and "does not exist" in line
+    line = one_line_error(p8seg("train", "--img-size", "60x100", "--out", tmp_path / "o"), 1)
+    assert "img_size" in line
+
+
+def test_unreachable_tracking_uri_fails_fast(tmp_path):
+    start = time.time()
+    r = p8seg("compare", "--tracking-uri", "http://127.0.0.1:9", "--out", tmp_path / "o", "--epochs", "1")
+    line = one_line_error(r, 1)
+    assert "http://127.0.0.1:9" in line and "not reachable" in line
+    assert time.time() - start < 60
+    assert not (tmp_path / "o" / "runs").exists()
+
+
+def test_synth(tmp_path):
+    r = p8seg("synth", "--out", tmp_path / "s", "--n-train", 2, "--n-val", 1, "--n-test", 1, "--size", "64x128")
+    assert r.returncode == 0, r.stderr
+    assert Path(r.stdout.strip().splitlines()[-1]) == tmp_path / "s"
+    assert len(list((tmp_path / "s" / "gtFine" / "train").rglob("*_gtFine_labelIds.png"))) == 2
