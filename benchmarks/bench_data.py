@@ -86,14 +86,14 @@ def seed_batch(image_paths, mask_paths, img_size):
 def run_seed_epoch(image_paths, mask_paths, img_size, batch_size):
     "Time one seed epoch; also return per-category pixel totals (counted outside the timing)."
     n_batches = math.ceil(len(image_paths) / batch_size)
-    totals, elapsed = np.zeros(N_CATEGORIES), 0.0
+    totals, elapsed, cpu = np.zeros(N_CATEGORIES), 0.0, 0.0
     for b in range(n_batches):
         sl = slice(b * batch_size, (b + 1) * batch_size)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         x, y = seed_batch(image_paths[sl], mask_paths[sl], img_size)
-        elapsed += time.perf_counter() - t0
+        elapsed += time.perf_counter() - t0; cpu += time.process_time() - c0
         totals += y.sum((0, 1, 2))
-    return elapsed, n_batches, totals
+    return elapsed, cpu, n_batches, totals
 
 
 # ---------------------------------------------------------------- p8seg
@@ -143,14 +143,14 @@ def seed_epoch_one_core(image_paths, mask_paths, img_size, batch_size):
 
 
 def p8seg_epoch_one(root, img_size, batch_size):
-    "make_dataset on a fresh cache dir + one full iteration; returns (seconds, build s, batches, images, ds, cache_dir)."
+    "make_dataset on a fresh cache dir + one full iteration; returns (s, build s, CPU s, batches, images, ds, cache_dir)."
     from p8seg.data import make_dataset
     cache_dir = Path(tempfile.mkdtemp(prefix="p8seg_bench_cache_"))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ds = make_dataset(root, "train", img_size=img_size, batch_size=batch_size, cache_dir=cache_dir)
     t_build = time.perf_counter() - t0
     t_iter, n_batches, n_images = iterate(ds)
-    return t_build + t_iter, t_build, n_batches, n_images, ds, cache_dir
+    return t_build + t_iter, t_build, time.process_time() - c0, n_batches, n_images, ds, cache_dir
 
 
 def main(argv=None):
@@ -158,7 +158,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=48, help="train images at 1024x2048 (default 48)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"), help="training size")
-    ap.add_argument("--repeats", type=int, default=2,
+    ap.add_argument("--repeats", type=int, default=3,
                     help="epoch-1 measurements per side, interleaved (seed, p8seg, seed, ...); the median is reported")
     ap.add_argument("--warm-epochs", type=int, default=7, help="epochs timed on the warm cache (median)")
     ap.add_argument("--remap-masks", type=int, default=4, help="full-res masks for the remap timing")
@@ -167,8 +167,12 @@ def main(argv=None):
     img_size, bs = tuple(args.size), args.batch_size
     root = (args.root or REPO / "benchmarks" / "_data" / f"full_n{args.n}").expanduser().resolve()
 
-    print(f"cores: {len(os.sched_getaffinity(0))} usable (os.cpu_count()={os.cpu_count()}), "
+    n_cores = len(os.sched_getaffinity(0))
+    print(f"cores: {n_cores} usable (os.cpu_count()={os.cpu_count()}), "
           f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if os.getloadavg()[0] > 0.5 * n_cores:
+        print(f"warning: the machine is busy (load {os.getloadavg()[0]:.1f} on {n_cores} cores): "
+              "p8seg's parallel decoding cannot show its speed-up; rerun when it is idle")
     ensure_data(root, args.n)
     image_paths, mask_paths = file_pairs(root)
 
@@ -180,14 +184,14 @@ def main(argv=None):
     t0 = time.perf_counter(); float(tf.reduce_sum(tf.ones((2, 2)))); t_tf_start = time.perf_counter() - t0
 
     # epoch 1: seed (one core, no cache) and p8seg (fresh cache, all cores), interleaved
-    seed_times, p8_runs, seed_totals, seed_batches = [], [], None, None
+    seed_runs, p8_runs, seed_totals, seed_batches = [], [], None, None
     for r in range(max(1, args.repeats)):
-        t, seed_batches, seed_totals = seed_epoch_one_core(image_paths, mask_paths, img_size, bs)
-        seed_times.append(t)
-        if p8_runs: shutil.rmtree(p8_runs[-1][5], ignore_errors=True)
+        t, cpu, seed_batches, seed_totals = seed_epoch_one_core(image_paths, mask_paths, img_size, bs)
+        seed_runs.append((t, cpu))
+        if p8_runs: shutil.rmtree(p8_runs[-1][-1], ignore_errors=True)
         p8_runs.append(p8seg_epoch_one(root, img_size, bs))
-    t_seed, t_first = statistics.median(seed_times), statistics.median(run[0] for run in p8_runs)
-    _, t_build, p8_batches, p8_images, ds, cache_dir = p8_runs[-1]
+    t_seed, t_first = statistics.median(r[0] for r in seed_runs), statistics.median(run[0] for run in p8_runs)
+    _, t_build, _, p8_batches, p8_images, ds, cache_dir = p8_runs[-1]
     try:
         warm = [iterate(ds)[0] for _ in range(max(1, args.warm_epochs))]
         t_warm = statistics.median(warm)
@@ -216,8 +220,9 @@ def main(argv=None):
     print(f"{'later epoch (warm cache)':34}{t_seed:>13.2f} s{t_warm:>10.3f} s{r_warm:>8.1f}x{'>=50x':>8} {verdict(r_warm, 50)}")
     print(f"{'new run, cache on disk':34}{t_seed:>13.2f} s{t_rerun:>10.3f} s{ratio(t_seed, t_rerun):>8.1f}x")
     print(f"{f'remap one {shape[0]}x{shape[1]} mask':34}{t_loop*1e3:>12.1f} ms{t_lut*1e3:>9.2f} ms{r_lut:>8.1f}x{'>=20x':>8} {verdict(r_lut, 20)}")
-    print(f"\nseed epoch 1 runs: " + ", ".join(f"{t:.2f}" for t in seed_times) + " s; p8seg epoch 1 runs: "
-          + ", ".join(f"{run[0]:.2f} (make_dataset {run[1]:.2f})" for run in p8_runs) + " s (medians above)")
+    print("\nepoch 1 runs, wall (CPU) s: seed " + ", ".join(f"{t:.2f} ({c:.2f})" for t, c in seed_runs)
+          + "; p8seg " + ", ".join(f"{run[0]:.2f} ({run[2]:.2f}; make_dataset {run[1]:.2f})" for run in p8_runs)
+          + " (medians above; CPU summed over threads: on idle cores p8seg's wall time nears its CPU time / cores)")
     print("p8seg warm epochs: " + ", ".join(f"{t*1e3:.0f}" for t in warm) + " ms (median above)")
     print(f"remap: Python loop over the {len(class_to_group)} ids of class_to_group vs p8seg.labels.remap_mask, "
           f"median per mask over {min(args.remap_masks, n)} masks; cv2.LUT with the same table: "
