@@ -1,0 +1,87 @@
+"End-to-end checks of `p8seg.evaluate`'s entry points (what `p8seg evaluate` / `p8seg predict` call) and bad input."
+import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from p8seg.data import make_synthetic_cityscapes, load_file_paths, read_image
+from p8seg.evaluate import run_evaluate, run_predict, evaluate, load_model, predict, Evaluation
+from p8seg.labels import CATEGORY_NAMES
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    import tensorflow as tf
+    from p8seg.models import unet_mini
+    tmp = tmp_path_factory.mktemp("evaluate")
+    root = make_synthetic_cityscapes(tmp / "data", n_train=2, n_val=3, n_test=1, size=(64, 128), seed=1)
+    tf.keras.utils.set_random_seed(0)
+    model_path = tmp / "tiny.keras"
+    unet_mini(input_size=(32, 64, 3)).save(model_path)
+    return tmp, root, model_path
+
+
+def test_run_evaluate_writes_table_and_figures(setup, capsys):
+    tmp, root, model_path = setup
+    ev = run_evaluate(model_path, root, "val", tmp / "eval", n_worst=2)
+    assert isinstance(ev, Evaluation)
+    out = capsys.readouterr().out
+    assert all(name in out for name in CATEGORY_NAMES[1:]) and "mean (7 categories)" in out
+    for name in ["scores.csv", "per_image.csv", "confusion.png", "worst.png"]:
+        assert (tmp / "eval" / name).stat().st_size > 0, name
+    assert len(ev.per_image) == 3 and ev.confusion.sum() > 0
+    assert 0.0 <= ev.miou <= 1.0
+
+
+def test_evaluate_matches_predict_at_full_resolution(setup):
+    "The split matrix is the sum of per-image matrices of `predict`'s full-size masks."
+    from p8seg.evaluate import category_confusion
+    from p8seg.data import read_label_ids
+    tmp, root, model_path = setup
+    model = load_model(model_path)
+    images, labels = load_file_paths(root, "val")
+    masks = predict(model, [read_image(p) for p in images])
+    assert all(m.shape == (64, 128) for m in masks)
+    expected = sum(category_confusion(read_label_ids(p), m) for p, m in zip(labels, masks))
+    np.testing.assert_array_equal(evaluate(model, root, "val").confusion, expected)
+
+
+def test_test_split_is_refused_before_loading(setup, tmp_path):
+    tmp, root, _ = setup
+    with pytest.raises(ValueError, match="test.*placeholders"):
+        run_evaluate(tmp_path / "no_model.keras", root, "test", tmp_path / "eval")
+
+
+def test_missing_and_broken_model_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.keras"):
+        load_model(tmp_path / "nothing.keras")
+    broken = tmp_path / "broken.keras"; broken.write_text("not a model")
+    with pytest.raises(ValueError, match="broken.keras"):
+        load_model(broken)
+
+
+def test_run_predict_writes_three_pngs_per_image(setup):
+    tmp, root, model_path = setup
+    images, _ = load_file_paths(root, "val")
+    written = run_predict(model_path, [images[0], root / "leftImg8bit" / "test"], tmp / "pred")
+    assert len(written) == 3 * 2
+    stem = images[0].stem
+    category = cv2.imread(str(tmp / "pred" / f"{stem}_category.png"), cv2.IMREAD_UNCHANGED)
+    assert category.shape == (64, 128) and category.dtype == np.uint8 and category.max() <= 7
+    color = cv2.imread(str(tmp / "pred" / f"{stem}_color.png"))
+    overlay = cv2.imread(str(tmp / "pred" / f"{stem}_overlay.png"))
+    assert color.shape == overlay.shape == (64, 128, 3)
+
+
+def test_run_predict_bad_inputs_name_the_file(setup, tmp_path):
+    _, _, model_path = setup
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        run_predict(model_path, [tmp_path / "missing.png"], tmp_path / "out")
+    not_an_image = tmp_path / "notes.png"; not_an_image.write_text("hello")
+    with pytest.raises(Exception, match="notes.png"):
+        run_predict(model_path, [not_an_image], tmp_path / "out")
+    empty = tmp_path / "empty"; empty.mkdir()
+    with pytest.raises(ValueError, match="no image files"):
+        run_predict(model_path, [empty], tmp_path / "out")

@@ -1,0 +1,74 @@
+"End-to-end checks of `p8seg.export` (what `p8seg export` calls), the `.tflite` path through evaluate/predict, bad input."
+import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
+import subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from p8seg.data import make_synthetic_cityscapes, load_file_paths, read_image
+from p8seg.evaluate import load_model, predict, run_predict, evaluate
+from p8seg.export import run_export, export_model, TFLiteModel, tflite_predict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    import tensorflow as tf
+    from p8seg.models import unet_mini
+    tmp = tmp_path_factory.mktemp("export")
+    root = make_synthetic_cityscapes(tmp / "data", n_train=4, n_val=2, n_test=0, size=(64, 128), seed=2)
+    tf.keras.utils.set_random_seed(0)
+    model_path = tmp / "tiny.keras"
+    unet_mini(input_size=(32, 64, 3)).save(model_path)
+    return tmp, root, model_path
+
+
+def test_run_export_every_variant(setup, capsys):
+    tmp, root, model_path = setup
+    saved = run_export(model_path, "savedmodel")
+    assert saved == tmp / "tiny_savedmodel" and (saved / "saved_model.pb").exists()
+    paths = {q: run_export(model_path, "tflite", q, data=root, n_calib=2) for q in ("none", "float16", "int8")}
+    assert [p.name for p in paths.values()] == ["tiny.tflite", "tiny_float16.tflite", "tiny_int8.tflite"]
+    assert "MB" in capsys.readouterr().out
+    keras = load_model(model_path)
+    images = [read_image(p) for p in load_file_paths(root, "val")[0]]
+    ref = keras.predict_on_batch(np.stack([np.zeros((32, 64, 3), np.float32), np.ones((32, 64, 3), np.float32)]))
+    np.testing.assert_allclose(load_model(saved).predict_on_batch(
+        np.stack([np.zeros((32, 64, 3), np.float32), np.ones((32, 64, 3), np.float32)])), ref, atol=1e-5)
+    lite = load_model(paths["none"])                      # a .tflite file loads as a TFLiteModel
+    assert isinstance(lite, TFLiteModel)
+    np.testing.assert_allclose(lite.predict_on_batch(np.stack([np.zeros((32, 64, 3), np.float32),
+                                                               np.ones((32, 64, 3), np.float32)])), ref, atol=1e-4)
+    assert [m.shape for m in tflite_predict(paths["int8"], images)] == [(64, 128)] * 2
+    assert evaluate(lite, root, "val").confusion.sum() == evaluate(keras, root, "val").confusion.sum()
+    written = run_predict(paths["float16"], images and load_file_paths(root, "val")[0][:1], tmp / "pred")
+    assert len(written) == 3
+
+
+def test_bad_export_requests(setup, tmp_path):
+    tmp, root, model_path = setup
+    with pytest.raises(ValueError, match="format must be"):
+        run_export(model_path, "onnx")
+    with pytest.raises(ValueError, match="quantize must be"):
+        run_export(model_path, "tflite", "int4")
+    with pytest.raises(ValueError, match="format='tflite'"):
+        run_export(model_path, "savedmodel", "float16")
+    with pytest.raises(FileNotFoundError, match="absent.keras"):
+        run_export(tmp_path / "absent.keras", "tflite")
+    with pytest.raises(ValueError, match="calibration"):
+        export_model(load_model(model_path), tmp_path / "m.tflite", "tflite", "int8", calib_images=[])
+    junk = tmp_path / "junk.tflite"; junk.write_bytes(b"\0" * 64)
+    with pytest.raises(ValueError, match="junk.tflite"):
+        TFLiteModel(junk)
+
+
+def test_bench_export_runs(setup):
+    "The benchmark script runs end to end on a tiny model (numbers are not checked here)."
+    _, _, model_path = setup
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_export.py"), "--model", str(model_path),
+                        "--runs", "3", "--warmup", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ["keras tf.function", "tflite float32", "tflite float16", "tflite int8", "goal"]:
+        assert name in r.stdout, r.stdout
