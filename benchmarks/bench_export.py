@@ -7,7 +7,9 @@ All variants are measured in the same process, interleaved (one image through ea
 the next round), so a load spike from other processes hits every variant alike. TensorFlow and the
 LiteRT interpreter both get `--threads` CPU threads (default 2: the embedded target). Keras is timed
 two ways: `predict_on_batch` (what `p8seg.evaluate.predict` uses) and a `tf.function`-compiled call
-(the fastest Keras path); ratios are against the faster one. Latency does not depend on the weights,
+(the fastest Keras path); ratios are against the faster one. On a busy machine (load above the CPU
+count) medians are dominated by waiting for a core; the `min` column and the CPU time per image
+(`cpu ms`, all threads of the process) are then the steadier figures. Latency does not depend on the weights,
 so an untrained model is fine; int8 is calibrated on `--data` train images if given, else on noise
 (the calibration changes the ranges, not the amount of work).
 """
@@ -71,9 +73,12 @@ def main(argv=None):
     for _ in range(args.warmup):
         for run in runners.values(): run()
     times = {name: [] for name in runners}
+    cpu_times = {name: [] for name in runners}
     for _ in range(args.runs):
         for name, run in runners.items():
-            start = time.perf_counter(); run(); times[name].append(time.perf_counter() - start)
+            cpu, start = time.process_time(), time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start); cpu_times[name].append(time.process_time() - cpu)
 
     keras_best = min(np.median(times["keras predict_on_batch"]), np.median(times["keras tf.function"]))
     print(f"model: {args.model or args.arch}, input {size[0]}x{size[1]}, {model.count_params():,} parameters, "
@@ -82,14 +87,15 @@ def main(argv=None):
           f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
     if max(load_before, os.getloadavg()[0]) > 0.5 * (os.cpu_count() or 1):
         print("warning: the machine is busy (load average above half the CPUs): absolute times are inflated; "
-              "the interleaved ratios are the figures to trust, the min column is the least disturbed")
-    print(f"{'variant':<24}{'median ms':>10}{'min ms':>9}{'p90 ms':>9}{'vs keras':>10}{'size MB':>9}")
+              "compare the min and cpu ms columns rather than medians")
+    print(f"{'variant':<24}{'median ms':>10}{'min ms':>9}{'p90 ms':>9}{'cpu ms':>9}{'vs keras':>10}{'size MB':>9}")
     for name, ts in times.items():
         ms = np.array(ts) * 1e3
         size_name = "keras" if name.startswith("keras") else name
-        print(f"{name:<24}{np.median(ms):>10.2f}{ms.min():>9.2f}{np.percentile(ms, 90):>9.2f}"
+        print(f"{name:<24}{np.median(ms):>10.2f}{ms.min():>9.2f}{np.percentile(ms, 90):>9.2f}{np.median(cpu_times[name]) * 1e3:>9.1f}"
               f"{np.median(ts) / keras_best:>9.2f}x{sizes[size_name] / 1e6:>9.2f}")
-    print("ratio = median latency / best Keras median (below 1 = faster than Keras); "
+    print("ratio = median latency / best Keras median (below 1 = faster than Keras); cpu ms = median CPU time of "
+          "the process per image (all threads); "
           "conversion s: " + ", ".join(f"{m} {s:.1f}" for m, s in convert_s.items()))
     f32 = np.median(times["tflite float32"])
     verdict = "MET" if f32 <= keras_best else "NOT MET"
