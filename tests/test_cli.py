@@ -68,7 +68,7 @@ def test_bad_values_one_line(tmp_path):
     assert line.startswith("p8seg: error:") and "bce" in line
     line = one_line_error(p8seg("compare", "--data", tmp_path / "missing", "--out", tmp_path / "o"), 1)
     assert "missing" in line and "does not exist" in line
-    line = one_line_error(p8seg("train", "--img-size", "60x100", "--out", tmp_path / "o"), 1)
+    line = one_line_error(p8seg("train", "--img-size", "62x100", "--out", tmp_path / "o"), 1)
     assert "img_size" in line
 
 
