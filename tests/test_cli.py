@@ -81,8 +81,14 @@ def test_unreachable_tracking_uri_fails_fast(tmp_path):
     assert not (tmp_path / "o" / "runs").exists()
 
 
-def test_synth(tmp_path):
-    r = p8seg("synth", "--out", tmp_path / "s", "--n-train", 2, "--n-val", 1, "--n-test", 1, "--size", "64x128")
+def test_synth_then_train(tmp_path):
+    r = p8seg("synth", "--out", tmp_path / "s", "--n-train", 4, "--n-val", 2, "--n-test", 1, "--size", "64x128")
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip().splitlines()[-1]) == tmp_path / "s"
-    assert len(list((tmp_path / "s" / "gtFine" / "train").rglob("*_gtFine_labelIds.png"))) == 2
+    assert len(list((tmp_path / "s" / "gtFine" / "train").rglob("*_gtFine_labelIds.png"))) == 4
+    r = p8seg("train", "--data", tmp_path / "s", "--img-size", "32x64", "--epochs", 1, "--batch-size", 2,
+              "--loss", "iou", "--out", tmp_path / "o", "--quiet")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "iou: finished, val mIoU" in r.stdout
+    assert (tmp_path / "o" / "runs" / "iou" / "best.keras").exists() and (tmp_path / "o" / "mlflow.db").exists()
+    assert f"mlflow ui --backend-store-uri sqlite:///{(tmp_path / 'o').resolve()}/mlflow.db" in r.stdout
