@@ -397,7 +397,7 @@ def load_pair(image_path,      # a `_leftImg8bit.png` photo
 def _file_hash(root, paths) -> str:
     h = hashlib.sha256()
     for p in paths:
-        st = p.stat(); h.update(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        st = p.stat(); h.update(f"{Path(p).resolve().relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 def split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir=None) -> Path:

@@ -185,3 +185,12 @@ def test_changed_file_rebuilds_cache(root, tmp_path):
     cv2.imwrite(str(mask), np.full((32, 64), 26, np.uint8))
     _, y2 = data.load_split(root, "train", (16, 32), cache_dir=tmp_path / "cache")
     assert (y2[3] == 7).all() and not (y[3] == 7).all()
+
+
+def test_relative_root_path_works(tmp_path, monkeypatch):
+    "A relative data root (as typed on a command line) is cached and loaded like an absolute one."
+    from p8seg.data import make_synthetic_cityscapes, load_split
+    monkeypatch.chdir(tmp_path)
+    make_synthetic_cityscapes("rel", n_train=2, n_val=0, n_test=0, size=(64, 128))
+    images, masks = load_split("rel", "train", (32, 64), cache_dir="cache")
+    assert images.shape == (2, 32, 64, 3) and masks.shape == (2, 32, 64)
