@@ -48,6 +48,9 @@ def test_five_runs_each_with_its_own_loss(comparison):
     assert sorted(runs["tags.mlflow.runName"]) == sorted(DEFAULT_LOSSES)
     # every child is nested under the one comparison run
     assert runs["tags.mlflow.parentRunId"].nunique() == 1
+    # same start: every run loaded the same initial weights (digest of the weights before training)
+    assert runs["params.initial_weights_digest"].nunique() == 1
+    assert set(runs["params.initial_weights"]) == {str(out / "initial.weights.h5")}
     # loss hyper-parameters are logged with the loss
     tv = runs[runs["params.loss"] == "tversky"].iloc[0]
     assert float(tv["params.loss_alpha"]) == 0.3 and float(tv["params.loss_beta"]) == 0.7
