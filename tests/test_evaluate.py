@@ -85,3 +85,30 @@ def test_run_predict_bad_inputs_name_the_file(setup, tmp_path):
     empty = tmp_path / "empty"; empty.mkdir()
     with pytest.raises(ValueError, match="no image files"):
         run_predict(model_path, [empty], tmp_path / "out")
+
+
+def test_split_scores_equal_the_official_script(setup, tmp_path):
+    "evaluate() on a split == cityscapesscripts' evaluateImgLists on the same files (prediction as labelId PNGs)."
+    official = pytest.importorskip("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
+    from p8seg.labels import LABELS, N_CATEGORIES, VOID
+    tmp, root, model_path = setup
+    model = load_model(model_path)
+    images, labels = load_file_paths(root, "val")
+    representative = np.array([next(l.id for l in LABELS if l.categoryId == c and (c == VOID or not l.ignoreInEval))
+                               for c in range(N_CATEGORIES)], dtype=np.uint8)
+    masks = predict(model, [read_image(p) for p in images])
+    assert len(np.unique(np.concatenate([m.ravel() for m in masks]))) >= 3   # a non-trivial prediction
+    predictions = []
+    for path, mask in zip(images, masks):
+        out = tmp_path / f"{path.stem}_pred.png"
+        assert cv2.imwrite(str(out), representative[mask])
+        predictions.append(str(out))
+    args = official.args
+    args.evalInstLevelScore, args.evalPixelAccuracy, args.JSONOutput, args.quiet = False, False, False, True
+    theirs = official.evaluateImgLists(predictions, [str(p) for p in labels], args)
+    ours = evaluate(model, root, "val")
+    for c, name in enumerate(CATEGORY_NAMES):
+        expected = theirs["categoryScores"][name]
+        if np.isnan(expected): assert np.isnan(ours.scores["iou"][c]), name
+        else: assert ours.scores["iou"][c] == pytest.approx(expected, abs=1e-12), name
+    assert ours.miou == pytest.approx(theirs["averageScoreCategories"], abs=1e-12)
