@@ -171,3 +171,17 @@ def test_killed_comparison_keeps_finished_losses(data, tmp_path):
     assert "training with the iou loss" in rerun.stdout and "training with the tversky loss" in rerun.stdout
     assert sorted(pd.read_csv(out / "results.csv")["loss"]) == ["dice", "iou", "tversky"]
     assert "mlflow ui --backend-store-uri sqlite:///" in rerun.stdout
+
+
+def test_train_mirrored_on_two_logical_cpus(data, tmp_path):
+    "strategy='mirrored': model, optimizer, loss and metric built in the strategy's scope; 2 replicas logged."
+    code = ("from p8seg.distribute import split_cpu; split_cpu(2)\n"
+            "from p8seg.train import TrainConfig, train\n"
+            f"r = train(TrainConfig(data={str(data)!r}, img_size=(32, 64), batch_size=4, epochs=1, loss='dice', "
+            f"out={str(tmp_path)!r}, verbose=0, strategy='mirrored'))\n"
+            "import mlflow; p = mlflow.get_run(r.run_id).data.params\n"
+            "print('RESULT', r.status, p['strategy'], p['num_replicas'])\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "RESULT finished mirrored 2" in r.stdout
