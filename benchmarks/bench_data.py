@@ -15,6 +15,8 @@ files and the same machine.
 * p8seg: `make_dataset(root, "train", img_size, batch_size, cache_dir=<fresh temp dir>)`,
   all cores. Epoch 1 includes building the uint8 cache from the same PNGs; later epochs read
   the warm cache. Both sides yield the same number of batches and are iterated fully.
+* Epoch 1 is measured `--repeats` times per side, interleaved, and the best of each side is
+  compared (a shared machine's load only ever adds time); warm epochs by their median.
 * Remap alone: `p8seg.labels.remap_mask` (lookup table) against the Python loop on full
   1024x2048 masks.
 
@@ -159,7 +161,7 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"), help="training size")
     ap.add_argument("--repeats", type=int, default=3,
-                    help="epoch-1 measurements per side, interleaved (seed, p8seg, seed, ...); the median is reported")
+                    help="epoch-1 measurements per side, interleaved (seed, p8seg, seed, ...); the best is reported")
     ap.add_argument("--warm-epochs", type=int, default=7, help="epochs timed on the warm cache (median)")
     ap.add_argument("--remap-masks", type=int, default=4, help="full-res masks for the remap timing")
     ap.add_argument("--root", type=Path, default=None, help="data root (default benchmarks/_data/full_n<N>)")
@@ -179,9 +181,14 @@ def main(argv=None):
     # remap: LUT vs loop at full resolution
     t_loop, t_lut, t_cv2_lut, shape = time_remap(mask_paths[:args.remap_masks])
 
-    # TensorFlow's runtime starts once per process, whatever the input pipeline: start it before timing.
+    # Same start for both sides: files in the OS page cache; TensorFlow's runtime and tf.data machinery
+    # started (a once-per-process cost, whatever the input pipeline).
+    for path in image_paths + mask_paths: path.read_bytes()
     import tensorflow as tf
-    t0 = time.perf_counter(); float(tf.reduce_sum(tf.ones((2, 2)))); t_tf_start = time.perf_counter() - t0
+    from p8seg.data import arrays_dataset
+    t0 = time.perf_counter()
+    for _ in arrays_dataset(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 8), np.uint8), batch_size=2): pass
+    t_tf_start = time.perf_counter() - t0
 
     # epoch 1: seed (one core, no cache) and p8seg (fresh cache, all cores), interleaved
     seed_runs, p8_runs, seed_totals, seed_batches = [], [], None, None
@@ -190,7 +197,7 @@ def main(argv=None):
         seed_runs.append((t, cpu))
         if p8_runs: shutil.rmtree(p8_runs[-1][-1], ignore_errors=True)
         p8_runs.append(p8seg_epoch_one(root, img_size, bs))
-    t_seed, t_first = statistics.median(r[0] for r in seed_runs), statistics.median(run[0] for run in p8_runs)
+    t_seed, t_first = min(r[0] for r in seed_runs), min(run[0] for run in p8_runs)   # best of N, each side
     _, t_build, _, p8_batches, p8_images, ds, cache_dir = p8_runs[-1]
     try:
         warm = [iterate(ds)[0] for _ in range(max(1, args.warm_epochs))]
@@ -222,12 +229,13 @@ def main(argv=None):
     print(f"{f'remap one {shape[0]}x{shape[1]} mask':34}{t_loop*1e3:>12.1f} ms{t_lut*1e3:>9.2f} ms{r_lut:>8.1f}x{'>=20x':>8} {verdict(r_lut, 20)}")
     print("\nepoch 1 runs, wall (CPU) s: seed " + ", ".join(f"{t:.2f} ({c:.2f})" for t, c in seed_runs)
           + "; p8seg " + ", ".join(f"{run[0]:.2f} ({run[2]:.2f}; make_dataset {run[1]:.2f})" for run in p8_runs)
-          + " (medians above; CPU summed over threads: on idle cores p8seg's wall time nears its CPU time / cores)")
+          + " (best of each side above; CPU summed over threads: on idle cores p8seg's wall time nears its CPU time / cores)")
     print("p8seg warm epochs: " + ", ".join(f"{t*1e3:.0f}" for t in warm) + " ms (median above)")
     print(f"remap: Python loop over the {len(class_to_group)} ids of class_to_group vs p8seg.labels.remap_mask, "
           f"median per mask over {min(args.remap_masks, n)} masks; cv2.LUT with the same table: "
           f"{t_cv2_lut*1e3:.2f} ms ({ratio(t_loop, t_cv2_lut):.0f}x)")
-    print(f"not timed on either side: TensorFlow import and runtime start ({t_tf_start:.2f} s), data generation")
+    print(f"not timed on either side: reading the files into the page cache, TensorFlow import, its runtime and "
+          f"first tf.data pipeline start ({t_tf_start:.2f} s), data generation")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"(a shared machine's load inflates every figure, the 2-core side most)")
     return dict(first=r_first, warm=r_warm, lut=r_lut)
