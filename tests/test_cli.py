@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ["demo", "synth", "train", "compare"]
+COMMANDS = ["demo", "synth", "train", "compare", "evaluate", "predict", "export"]
 
 
 def p8seg(*args, timeout=120, **env):
@@ -81,7 +81,7 @@ def test_unreachable_tracking_uri_fails_fast(tmp_path):
     assert not (tmp_path / "o" / "runs").exists()
 
 
-def test_synth_then_train(tmp_path):
+def test_synth_train_evaluate_predict_export(tmp_path):
     r = p8seg("synth", "--out", tmp_path / "s", "--n-train", 4, "--n-val", 2, "--n-test", 1, "--size", "64x128")
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip().splitlines()[-1]) == tmp_path / "s"
@@ -92,3 +92,24 @@ def test_synth_then_train(tmp_path):
     assert "iou: finished, val mIoU" in r.stdout
     assert (tmp_path / "o" / "runs" / "iou" / "best.keras").exists() and (tmp_path / "o" / "mlflow.db").exists()
     assert f"mlflow ui --backend-store-uri sqlite:///{(tmp_path / 'o').resolve()}/mlflow.db" in r.stdout
+
+    model = tmp_path / "o" / "runs" / "iou" / "best.keras"
+    r = p8seg("evaluate", model, "--data", tmp_path / "s", "--out", tmp_path / "ev", "--worst", 1)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "official category rules" in r.stdout and "vehicle" in r.stdout
+    for f in ("scores.csv", "confusion.png", "worst.png"): assert (tmp_path / "ev" / f).exists(), f
+    line = one_line_error(p8seg("evaluate", model, "--data", tmp_path / "s", "--split", "test"), 1)
+    assert "test" in line
+    photo = sorted((tmp_path / "s" / "leftImg8bit" / "val").rglob("*.png"))[0]
+    r = p8seg("predict", model, photo, "--out", tmp_path / "pred")
+    assert r.returncode == 0, r.stderr[-2000:]
+    stem = photo.name[: -len(".png")]
+    for suffix in ("_category.png", "_color.png", "_overlay.png"):
+        assert (tmp_path / "pred" / (stem + suffix)).exists(), suffix
+    line = one_line_error(p8seg("predict", model, tmp_path / "nope.png", "--out", tmp_path / "pred"), 1)
+    assert "nope.png" in line
+    r = p8seg("export", model, "--format", "tflite", "--quantize", "float16", "--out", tmp_path / "m.tflite")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "m.tflite").stat().st_size > 10_000
+    r = p8seg("predict", tmp_path / "m.tflite", photo, "--out", tmp_path / "pred_tflite")
+    assert r.returncode == 0, r.stderr[-2000:]
