@@ -149,7 +149,7 @@ def print_comparison(table, config) -> None:
     print(f"MLflow:   {uri}\n          {mlflow_ui_command(uri)}")
 
 # %% ../nbs/10_cli.ipynb #abfc1fd7
-DEMO_SETTINGS = dict(img_size=(64, 128), batch_size=8, epochs=12, learning_rate=1e-3)
+DEMO_SETTINGS = dict(img_size=(64, 128), batch_size=8, epochs=20, learning_rate=1e-3)
 
 def _demo_arguments(p):
     p.add_argument("--out", default="p8seg_demo", metavar="DIR", help="output folder (default p8seg_demo)")
