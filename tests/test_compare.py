@@ -158,19 +158,37 @@ def test_killed_comparison_keeps_finished_losses(data, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 240
-    try:
-        while not (out / "runs" / "dice" / "result.json").exists():
+    try:   # killed while the iou loss trains (its MLflow run started: CSVLogger opened its history)
+        while not (out / "runs" / "iou" / "history.csv").exists():
             assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode()[-2000:]
-            time.sleep(0.2)
+            time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGKILL); proc.wait()
+    assert (out / "runs" / "dice" / "result.json").exists()
     assert not (out / "runs" / "tversky" / "result.json").exists()
+    before = all_runs(out)
+    stale = set(before[before["status"] == "RUNNING"]["run_id"])
+    kinds = sorted(before.set_index("run_id").loc[list(stale), "tags.p8seg.kind"])
+    if not (out / "runs" / "iou" / "result.json").exists(): assert kinds == ["comparison", "training"], before
     rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "dice: already finished, skipped" in rerun.stdout
     assert "training with the iou loss" in rerun.stdout and "training with the tversky loss" in rerun.stdout
     assert sorted(pd.read_csv(out / "results.csv")["loss"]) == ["dice", "iou", "tversky"]
     assert "mlflow ui --backend-store-uri sqlite:///" in rerun.stdout
+    # the runs the killed process left RUNNING are marked KILLED, with a note; nothing is RUNNING any more
+    assert f"{len(stale)} MLflow run(s) of an interrupted comparison were still RUNNING: marked KILLED" in rerun.stdout
+    after = all_runs(out).set_index("run_id")
+    assert set(after.loc[list(stale), "status"]) == {"KILLED"}
+    assert all("restarted" in note for note in after.loc[list(stale), "tags.p8seg.note"])
+    assert "RUNNING" not in set(after["status"])
+    assert after["tags.p8seg.comparison"].dropna().nunique() == 1     # both parent runs: the same comparison
+
+
+def all_runs(out, experiment="p8seg"):
+    import mlflow
+    mlflow.set_tracking_uri(f"sqlite:///{Path(out).resolve() / 'mlflow.db'}")
+    return mlflow.search_runs(experiment_names=[experiment])
 
 
 def test_train_mirrored_on_two_logical_cpus(data, tmp_path):

@@ -4,7 +4,7 @@
   (and a loss that divides by the number of replicas itself, i.e. twice, is caught);
 - `multiworker` with a bad TF_CONFIG is a clear error; a two-worker cluster on localhost trains in lock-step.
 """
-import json, os, socket, subprocess, sys
+import json, os, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -204,24 +204,73 @@ def test_train_mirrored_on_two_logical_cpus(tiny_data, tmp_path):
     assert 0 <= r["miou"] <= 1, r
 
 
-@pytest.mark.xfail(strict=False, reason="06_train must create the multiworker strategy before any TF op, and a "
-                   "non-chief worker must not report 'failed' for lack of the chief's checkpoint")
-def test_cli_train_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
-    "The README launch: the same `p8seg train --strategy multiworker` on two workers, TF_CONFIG differing by index."
-    workers = [f"localhost:{p}" for p in free_ports(2)]
+def run_workers(argvs, timeout=180):
+    "Start one process per argv, each a worker of a localhost cluster (TF_CONFIG differing by index); kill all at the deadline."
+    workers = [f"localhost:{p}" for p in free_ports(len(argvs))]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     procs = []
-    for index in range(2):
+    for index, argv in enumerate(argvs):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        args = ["train", "--strategy", "multiworker", "--loss", "dice", "--data", str(tiny_data), "--img-size", "32x64",
-                "--batch-size", "4", "--epochs", "1", "--out", str(tmp_path / f"out{index}"), "--quiet"]
-        procs.append(subprocess.Popen([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *args],
-                                      env={**env, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    try: outputs = [p.communicate(timeout=400) for p in procs]
+        procs.append(subprocess.Popen([sys.executable, *argv], env={**env, "TF_CONFIG": tf_config}, cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    deadline = time.monotonic() + timeout
+    outputs = []
+    try:
+        for p in procs:
+            try: outputs.append(p.communicate(timeout=max(1.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                for q in procs: q.kill()
+                pytest.fail(f"the {len(procs)} workers did not finish in {timeout} s (a worker waiting for the other?)")
     finally:
         for p in procs:
-            if p.poll() is None: p.kill()
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0, (out[-1500:], err[-3000:])
-    assert "dice: finished" in outputs[0][0], outputs[0][0][-2000:]
+            if p.poll() is None: p.kill(); p.wait()
+    for i, (p, (out, err)) in enumerate(zip(procs, outputs)):
+        assert p.returncode == 0, (i, out[-1500:], err[-3000:])
+    return [out for out, err in outputs]
+
+
+CLI = ["-c", "import sys; from p8seg.cli import main; sys.exit(main())"]
+
+
+def test_cli_train_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
+    "The README launch: the same `p8seg train --strategy multiworker` on two workers, TF_CONFIG differing by index."
+    args = ["train", "--strategy", "multiworker", "--loss", "dice", "--data", str(tiny_data), "--img-size", "32x64",
+            "--batch-size", "4", "--epochs", "1", "--quiet"]
+    chief, worker = run_workers([[*CLI, *args, "--out", str(tmp_path / f"out{i}")] for i in range(2)])
+    assert "dice: finished" in chief, chief[-2000:]
+    assert "dice: finished" in worker, worker[-2000:]     # the other worker trained in lock-step and exits 0
+    out0 = tmp_path / "out0"
+    assert (out0 / "runs" / "dice" / "best.keras").exists() and (out0 / "mlflow.db").exists()
+    assert not list(out0.rglob("workertemp*"))
+    assert not (tmp_path / "out1").exists()               # a non-chief worker writes nothing into its --out
+
+
+COMPARE = """
+import json, sys
+import p8seg.compare as c
+from p8seg.train import TrainConfig
+digests = []
+real_check = c.check_same_start
+c.check_same_start = lambda strategy, digest: (digests.append(digest), real_check(strategy, digest))[1]
+config = TrainConfig(data=sys.argv[1], img_size=(32, 64), batch_size=4, epochs=1, learning_rate=1e-3, out=sys.argv[2],
+                     strategy="multiworker", verbose=0)
+table = c.compare_losses(config, losses=["dice", "iou"])
+print(json.dumps({"chief": table.attrs["chief"], "rows": table[["loss", "status"]].values.tolist(), "digests": digests}))
+"""
+
+
+def test_compare_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
+    "compare_losses on two workers: same start, only the chief writes, and both skip the same losses on resume."
+    def launch():
+        outs = run_workers([["-c", COMPARE, str(tiny_data), str(tmp_path / f"out{i}")] for i in range(2)])
+        return [json.loads(o.strip().splitlines()[-1]) for o in outs]
+    chief, worker = launch()
+    assert (chief["chief"], worker["chief"]) == (True, False)
+    assert chief["digests"] == worker["digests"] and len(chief["digests"]) == 1   # the same initial weights
+    assert sorted(chief["rows"]) == sorted(worker["rows"]) == [["dice", "finished"], ["iou", "finished"]]
+    out0 = tmp_path / "out0"
+    assert (out0 / "results.csv").exists() and (out0 / "runs" / "iou" / "best.keras").exists()
+    assert not (tmp_path / "out1").exists()
+    chief, worker = launch()                    # resume: the chief has both results, so neither worker trains
+    assert chief["rows"][0][1] == "finished" and len(chief["rows"]) == 2
+    assert worker["rows"] == []
