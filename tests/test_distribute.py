@@ -2,7 +2,9 @@
 
 - one `mirrored` step on 2 logical CPUs == the per-replica-mean reference, for each of the five losses
   (and a loss that divides by the number of replicas itself, i.e. twice, is caught);
-- `multiworker` with a bad TF_CONFIG is a clear error; a two-worker cluster on localhost trains in lock-step.
+- `multiworker` with a bad TF_CONFIG is a clear error; a two-worker cluster on localhost trains in lock-step;
+- `p8seg train` and `compare_losses` on two localhost workers: both exit 0, only the chief writes, same initial
+  weights, the same losses skipped on resume (every launch killed at a deadline: it cannot hang CI).
 """
 import json, os, socket, subprocess, sys, time
 from pathlib import Path
