@@ -199,6 +199,9 @@ def train(args):
     from p8seg.train import train as train_model, tracking_uri_of, mlflow_ui_command
     config = config_from_args(args, loss=args.loss)
     result = train_model(config)
+    if not result.chief:
+        print(f"{config.loss}: {result.status} on this worker (lock-step); the chief wrote the model, scores and MLflow run")
+        return 0 if result.status == "finished" else 1
     row = result.summary()
     print(f"\n{config.loss}: {result.status}, val mIoU {row['miou']:.3f} (7 categories: {row['miou_7']:.3f}), "
           f"best epoch {row['best_epoch']}, {row['train_time_s']:.0f} s")
@@ -218,6 +221,9 @@ def compare(args):
     from p8seg.compare import compare_losses
     config = config_from_args(args)
     table = compare_losses(config, losses=args.losses.split(","), force=args.force)
+    if not table.attrs.get("chief", True):
+        print("p8seg: this worker trained in lock-step; the chief wrote the results, figures and MLflow runs")
+        return 0
     print_comparison(table, config)
 
 # %% ../nbs/10_cli.ipynb #3c71fb2d

@@ -276,3 +276,13 @@ def test_compare_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
     chief, worker = launch()                    # resume: the chief has both results, so neither worker trains
     assert chief["rows"][0][1] == "finished" and len(chief["rows"]) == 2
     assert worker["rows"] == []
+
+
+def test_cli_compare_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
+    "`p8seg compare --strategy multiworker`: both workers exit 0, only the chief prints the table and writes outputs."
+    args = ["compare", "--strategy", "multiworker", "--losses", "dice", "--data", str(tiny_data), "--img-size", "32x64",
+            "--batch-size", "4", "--epochs", "1", "--quiet"]
+    chief, worker = run_workers([[*CLI, *args, "--out", str(tmp_path / f"out{i}")] for i in range(2)])
+    assert "| dice | finished |" in chief and "mlflow ui --backend-store-uri" in chief, chief[-2000:]
+    assert "trained in lock-step" in worker and "| dice |" not in worker, worker[-2000:]
+    assert (tmp_path / "out0" / "results.md").exists() and not (tmp_path / "out1").exists()
