@@ -43,6 +43,17 @@ def py_to_nb(text):
     return {"cells": cells, "metadata": {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}},
             "nbformat": 4, "nbformat_minor": 5}
 
+def keep_cell_ids(old, new):
+    "Give `new`'s cells the ids of `old`'s cells with the same source, else of the cell at the same place (small diffs)."
+    old_cells = old.get("cells", [])
+    by_source = {"".join(c["source"]): c.get("id") for c in old_cells if c.get("id")}
+    used = set()
+    for i, cell in enumerate(new["cells"]):
+        cid = by_source.get("".join(cell["source"]))
+        if cid is None and i < len(old_cells): cid = old_cells[i].get("id")
+        if cid and cid not in used: cell["id"] = cid; used.add(cid)
+    return new
+
 def nb_to_readme(nb_path):
     "Markdown of the index notebook: markdown cells as they are, code cells as python blocks (directives dropped)."
     nb = json.loads(Path(nb_path).read_text())
@@ -63,7 +74,10 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "topy": sys.stdout.write(nb_to_py(sys.argv[2]))
     elif cmd == "tonb":
-        Path(sys.argv[3]).write_text(json.dumps(py_to_nb(Path(sys.argv[2]).read_text()), indent=1, ensure_ascii=False) + "\n")
+        target = Path(sys.argv[3])
+        nb = py_to_nb(Path(sys.argv[2]).read_text())
+        if target.exists(): keep_cell_ids(json.loads(target.read_text()), nb)
+        target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     elif cmd == "readme":
         root = Path(__file__).resolve().parent.parent
         (root / "README.md").write_text(nb_to_readme(root / "nbs" / "index.ipynb"))
