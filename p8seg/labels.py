@@ -5,6 +5,7 @@
 # %% ../nbs/00_labels.ipynb #9e8d5099
 from __future__ import annotations
 from collections import namedtuple
+import cv2
 import numpy as np
 
 # %% auto #0
@@ -76,13 +77,19 @@ for _l in LABELS:
         IGNORE_IN_EVAL_LUT[_l.id] = _l.ignoreInEval
 
 # %% ../nbs/00_labels.ipynb #323918dc
+def _lut_uint8(array: np.ndarray, table: np.ndarray) -> np.ndarray:
+    "`table[array]` for a uint8 array of any shape, with `cv2.LUT` (rows of the last axis; cv2 takes 2-D input)."
+    if array.ndim == 0 or array.size == 0: return table[array]
+    rows = np.ascontiguousarray(array).reshape(-1, array.shape[-1])
+    return cv2.LUT(rows, table).reshape(array.shape)
+
 def remap_mask(mask: np.ndarray # labelId mask, any integer dtype
               ) -> np.ndarray:  # uint8 category mask, values 0..7
     "Map Cityscapes labelIds to the 8 categories by table lookup (unknown ids -> void 0, -1 -> vehicle)."
     mask = np.asarray(mask)
     if not np.issubdtype(mask.dtype, np.integer):
         raise TypeError(f"remap_mask expects an integer labelId mask, got dtype {mask.dtype}")
-    if mask.dtype == np.uint8: return LABEL_TO_CATEGORY_LUT[mask]
+    if mask.dtype == np.uint8: return _lut_uint8(mask, LABEL_TO_CATEGORY_LUT)
     ids = mask.astype(np.int64)
     out = LABEL_TO_CATEGORY_LUT[np.where((ids >= 0) & (ids < 256), ids, 0)]
     out[ids == -1] = NAME_TO_LABEL["license plate"].categoryId
