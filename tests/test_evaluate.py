@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import tiny_data_and_model
+
 from p8seg.data import make_synthetic_cityscapes, load_file_paths, read_image
 from p8seg.evaluate import run_evaluate, run_predict, evaluate, load_model, predict, Evaluation
 from p8seg.labels import CATEGORY_NAMES
@@ -13,14 +15,7 @@ from p8seg.labels import CATEGORY_NAMES
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    import tensorflow as tf
-    from p8seg.models import unet_mini
-    tmp = tmp_path_factory.mktemp("evaluate")
-    root = make_synthetic_cityscapes(tmp / "data", n_train=2, n_val=3, n_test=1, size=(64, 128), seed=1)
-    tf.keras.utils.set_random_seed(0)
-    model_path = tmp / "tiny.keras"
-    unet_mini(input_size=(32, 64, 3)).save(model_path)
-    return tmp, root, model_path
+    return tiny_data_and_model(tmp_path_factory.mktemp("evaluate"), n_train=2, n_val=3, n_test=1, seed=1)
 
 
 def test_run_evaluate_writes_table_and_figures(setup, capsys):

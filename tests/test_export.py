@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import tiny_data_and_model
+
 from p8seg.data import make_synthetic_cityscapes, load_file_paths, read_image
 from p8seg.evaluate import load_model, predict, run_predict, evaluate
 from p8seg.export import run_export, export_model, TFLiteModel, tflite_predict
@@ -15,14 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    import tensorflow as tf
-    from p8seg.models import unet_mini
-    tmp = tmp_path_factory.mktemp("export")
-    root = make_synthetic_cityscapes(tmp / "data", n_train=4, n_val=2, n_test=0, size=(64, 128), seed=2)
-    tf.keras.utils.set_random_seed(0)
-    model_path = tmp / "tiny.keras"
-    unet_mini(input_size=(32, 64, 3)).save(model_path)
-    return tmp, root, model_path
+    return tiny_data_and_model(tmp_path_factory.mktemp("export"), n_train=4, n_val=2, n_test=0, seed=2)
 
 
 def test_run_export_every_variant(setup, capsys):
