@@ -15,8 +15,9 @@ import tensorflow as tf  # after p8seg: Keras 2 (tf_keras) behind tf.keras
 # %% auto #0
 __all__ = ['IMAGE_SUFFIX', 'MASK_SUFFIX', 'LAYOUT', 'SYNTHETIC_CITIES', 'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'CACHE_FORMAT',
            'load_file_paths', 'synthetic_scene', 'make_synthetic_cityscapes', 'cache_root', 'default_data_root',
-           'read_image', 'read_label_ids', 'load_pair', 'split_cache_dir', 'load_split', 'arrays_dataset',
-           'make_dataset', 'category_pixel_counts', 'compute_class_weights', 'sample_seed', 'DataGenerator']
+           'read_image', 'read_label_ids', 'resize_image', 'load_pair', 'split_cache_dir', 'load_split',
+           'arrays_dataset', 'make_dataset', 'category_pixel_counts', 'compute_class_weights', 'sample_seed',
+           'DataGenerator']
 
 # %% ../nbs/01_data.ipynb #bbf59bd4
 IMAGE_SUFFIX = "_leftImg8bit.png"
@@ -373,13 +374,20 @@ def read_label_ids(path # a `_gtFine_labelIds.png` mask
 # %% ../nbs/01_data.ipynb #4a62ff62
 CACHE_FORMAT = 1   # bump when the cache's content changes
 
+def resize_image(image:np.ndarray, # uint8 (H, W, 3) RGB
+                 size:tuple         # (height, width)
+                ) -> np.ndarray:    # uint8 (height, width, 3)
+    "Resize a photo: area interpolation when shrinking, bilinear when growing (training and prediction alike)."
+    h, w = size
+    if image.shape[:2] == (h, w): return image
+    shrink = h <= image.shape[0] and w <= image.shape[1]
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
 def _resize_pair(image, label_ids, img_size):
-    "Resize a photo (area when shrinking, linear when enlarging) and its mask (nearest) to `img_size` (h, w)."
+    "Resize a photo (`resize_image`) and its mask (nearest) to `img_size` (h, w)."
     h, w = img_size
     if image.shape[:2] == (h, w): return image, label_ids
-    shrink = h <= image.shape[0] and w <= image.shape[1]
-    image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return image, cv2.resize(label_ids, (w, h), interpolation=cv2.INTER_NEAREST)
+    return resize_image(image, (h, w)), cv2.resize(label_ids, (w, h), interpolation=cv2.INTER_NEAREST)
 
 def load_pair(image_path,      # a `_leftImg8bit.png` photo
               mask_path,       # its `_gtFine_labelIds.png`

@@ -14,10 +14,10 @@ from .labels import (N_CATEGORIES, CATEGORY_NAMES, VOID, LABEL_TO_CATEGORY_LUT, 
 from .metrics import confusion_matrix, scores_from_confusion, scores_table
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'category_confusion', 'category_scores', 'category_table', 'model_input_size', 'resize_image',
-           'prepare_image', 'resize_probabilities', 'predict_probabilities', 'predict', 'Evaluation',
-           'check_eval_split', 'evaluate', 'plot_confusion', 'plot_predictions', 'load_model', 'run_evaluate',
-           'collect_images', 'save_prediction', 'run_predict']
+__all__ = ['IMAGE_SUFFIXES', 'category_confusion', 'category_scores', 'category_table', 'model_input_size', 'prepare_image',
+           'resize_probabilities', 'predict_probabilities', 'predict', 'Evaluation', 'check_eval_split', 'evaluate',
+           'plot_confusion', 'plot_predictions', 'load_model', 'run_evaluate', 'collect_images', 'save_prediction',
+           'run_predict']
 
 # %% ../nbs/08_evaluate.ipynb #89b74c6b
 def _label_id_index(gt_label_ids):
@@ -75,13 +75,7 @@ def model_input_size(model # a Keras model (or anything with `input_shape`)
         raise ValueError(f"expected a model input of shape (batch, height, width, 3), got {shape}")
     return tuple(shape[1:3])
 
-def resize_image(image:np.ndarray, # uint8 (H, W, 3) RGB
-                 size:tuple         # (height, width)
-                ) -> np.ndarray:    # uint8 (height, width, 3)
-    "Resize a photo: area interpolation when shrinking, bilinear when growing (as `p8seg.data` does for training)."
-    if tuple(size) == image.shape[:2]: return image
-    shrink = size[0] <= image.shape[0] and size[1] <= image.shape[1]
-    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+from .data import resize_image   # the training resize rule, shared so prediction sees what training saw
 
 def prepare_image(image:np.ndarray, # uint8 (H, W, 3) RGB
                   size:tuple        # (height, width) of the model input; None entries keep the image's size
