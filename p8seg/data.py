@@ -10,14 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import cv2
 from .labels import LABEL_TO_CATEGORY_LUT, NAME_TO_LABEL, N_CATEGORIES, CATEGORY_NAMES, remap_mask, colorize, overlay
+from .augment import augment_pair
 import tensorflow as tf  # after p8seg: Keras 2 (tf_keras) behind tf.keras
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIX', 'MASK_SUFFIX', 'LAYOUT', 'SYNTHETIC_CITIES', 'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'CACHE_FORMAT',
            'load_file_paths', 'synthetic_scene', 'make_synthetic_cityscapes', 'cache_root', 'default_data_root',
            'read_image', 'read_label_ids', 'resize_image', 'load_pair', 'split_cache_dir', 'load_split',
-           'arrays_dataset', 'make_dataset', 'category_pixel_counts', 'compute_class_weights', 'sample_seed',
-           'DataGenerator']
+           'arrays_dataset', 'steps_per_epoch', 'make_dataset', 'category_pixel_counts', 'compute_class_weights',
+           'sample_seed', 'DataGenerator']
 
 # %% ../nbs/05_data.ipynb #bbf59bd4
 IMAGE_SUFFIX = "_leftImg8bit.png"
@@ -474,42 +475,68 @@ def _to_model_inputs(images, masks, one_hot=True):
     images = tf.cast(images, tf.float32) / 255.0
     return images, (tf.one_hot(masks, N_CATEGORIES, dtype=tf.float32) if one_hot else masks)
 
+def _epoch_keys(seed, epochs, first_epoch):
+    "One int64 key per epoch: the epoch numbers (resumable), or a fresh random number at each iteration."
+    if epochs is not None: return tf.data.Dataset.range(first_epoch, epochs)
+    return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+
 def arrays_dataset(images,              # uint8 (N, h, w, 3) array (e.g. from `load_split`)
                    masks,               # uint8 (N, h, w) category masks
                    batch_size=16,       # samples per batch
                    augment=False,       # apply `p8seg.augment.augment_pair` to each sample
-                   shuffle=True,        # reshuffle the order at each epoch
+                   shuffle=True,        # a new order at each epoch
                    seed=0,              # seed of the order and of the augmentation
                    one_hot=True,        # float32 one-hot masks (True) or uint8 category masks
                    drop_remainder=False,# drop the last partial batch
+                   epochs=None,         # None: one epoch per iteration; n: epochs `first_epoch`..n-1 in one stream
+                   first_epoch=0,       # first epoch of the stream (a resumed run starts where it stopped)
                   ) -> tf.data.Dataset:
     "A `tf.data` pipeline over in-memory (or memory-mapped) uint8 arrays: each sample once per epoch."
     n, h, w = masks.shape
     if len(images) != n: raise ValueError(f"arrays_dataset: {len(images)} images but {n} masks")
     if n == 0: raise ValueError("arrays_dataset: no samples")
     AUTOTUNE = tf.data.AUTOTUNE
-    indices = tf.data.Dataset.range(n)
-    if shuffle: indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    def one_epoch(key):
+        "Sample indices and augmentation seeds of one epoch: a function of (seed, key) only."
+        stateless_seed = tf.stack([tf.constant(seed, tf.int64), key])
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), stateless_seed) if shuffle \
+                else tf.range(n, dtype=tf.int64)
+        sample_seeds = tf.random.stateless_uniform([n], stateless_seed, minval=0, maxval=2**31 - 1, dtype=tf.int64)
+        return tf.data.Dataset.from_tensor_slices((order, sample_seeds))
+    samples = _epoch_keys(seed, epochs, first_epoch).flat_map(one_epoch)
     if augment:
-        from p8seg.augment import augment_pair                               # 02_augment comes after 01_data
         def fetch(i, sample_seed): return augment_pair(np.asarray(images[i]), np.asarray(masks[i]), sample_seed)
         def fetch_tf(i, sample_seed):
             image, mask = tf.numpy_function(fetch, [i, sample_seed], [tf.uint8, tf.uint8], stateful=False)
             image.set_shape((h, w, 3)); mask.set_shape((h, w))
             return image, mask
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = (tf.data.Dataset.zip((indices, seeds))
-              .map(fetch_tf, num_parallel_calls=AUTOTUNE, deterministic=True)
-              .batch(batch_size, drop_remainder=drop_remainder))
+        ds = samples.map(fetch_tf, num_parallel_calls=AUTOTUNE, deterministic=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder) if epochs is None else \
+             _batch_per_epoch(ds, n, batch_size, drop_remainder)
     else:
         def gather(idx): return np.asarray(images[idx]), np.asarray(masks[idx])
-        def gather_tf(idx):
+        def gather_tf(idx, _):
             image, mask = tf.numpy_function(gather, [idx], [tf.uint8, tf.uint8], stateful=False)
             image.set_shape((None, h, w, 3)); mask.set_shape((None, h, w))
             return image, mask
-        ds = indices.batch(batch_size, drop_remainder=drop_remainder).map(gather_tf, num_parallel_calls=AUTOTUNE, deterministic=True)
+        ds = samples.batch(batch_size, drop_remainder=drop_remainder) if epochs is None else \
+             _batch_per_epoch(samples, n, batch_size, drop_remainder)
+        ds = ds.map(gather_tf, num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.map(lambda i, m: _to_model_inputs(i, m, one_hot), num_parallel_calls=AUTOTUNE, deterministic=True)
     return ds.prefetch(AUTOTUNE)
+
+def _batch_per_epoch(ds, n, batch_size, drop_remainder):
+    "Batches that never straddle two epochs of a multi-epoch stream (a short last batch per epoch, or none)."
+    per_epoch = n // batch_size if drop_remainder else -(-n // batch_size)
+    return (ds.batch(n).flat_map(lambda *epoch: tf.data.Dataset.from_tensor_slices(epoch)
+                                 .batch(batch_size, drop_remainder=drop_remainder).take(per_epoch)))
+
+def steps_per_epoch(n_samples: int, # samples in the split
+                    batch_size: int, # samples per batch
+                    drop_remainder: bool = False, # the last partial batch is dropped
+                   ) -> int:
+    "Number of batches in one epoch."
+    return n_samples // batch_size if drop_remainder else -(-n_samples // batch_size)
 
 # %% ../nbs/05_data.ipynb #9b9a5660
 def make_dataset(root,                  # Cityscapes root (e.g. `default_data_root()`)
@@ -522,6 +549,8 @@ def make_dataset(root,                  # Cityscapes root (e.g. `default_data_ro
                  cache_dir=None,        # cache folder of `load_split`
                  one_hot=True,          # float32 one-hot masks (B, h, w, 8) or uint8 masks (B, h, w)
                  drop_remainder=False,  # drop the last partial batch
+                 epochs=None,           # None: one epoch per iteration; n: a resumable stream of epochs (see `arrays_dataset`)
+                 first_epoch=0,         # first epoch of that stream
                 ) -> tf.data.Dataset:   # (float32 images (B, h, w, 3) in [0, 1], masks)
     "The input pipeline: cached uint8 split -> shuffled each epoch -> augmented (train) -> batched float tensors."
     if augment and split != "train":
@@ -529,7 +558,7 @@ def make_dataset(root,                  # Cityscapes root (e.g. `default_data_ro
         augment = False
     images, masks = load_split(root, split, img_size, cache_dir=cache_dir)
     return arrays_dataset(images, masks, batch_size=batch_size, augment=augment, shuffle=shuffle, seed=seed,
-                          one_hot=one_hot, drop_remainder=drop_remainder)
+                          one_hot=one_hot, drop_remainder=drop_remainder, epochs=epochs, first_epoch=first_epoch)
 
 # %% ../nbs/05_data.ipynb #88e7d607
 def category_pixel_counts(masks,                 # uint8 category masks (N, h, w) or (h, w), or an iterable of them

@@ -4,14 +4,14 @@
 
 # %% ../nbs/09_distribute.ipynb #e241d65e
 from __future__ import annotations
-import json, os, warnings
+import contextlib, json, os, warnings
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
 import tensorflow as tf
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'split_cpu', 'parse_tf_config', 'get_strategy', 'replica_batch_size', 'strategy_params', 'is_chief',
-           'one_step_check', 'set_mixed_precision']
+           'one_step_check', 'mixed_precision']
 
 # %% ../nbs/09_distribute.ipynb #c80042a4
 def split_cpu(n: int = 2, # number of logical CPU devices to create
@@ -170,14 +170,17 @@ def one_step_check(loss, # a Keras loss (e.g. `p8seg.losses.get_loss("dice")`)
             "moved": float(max(np.abs(a - b).max() for a, b in zip(after, start))), "num_replicas": n_rep}
 
 # %% ../nbs/09_distribute.ipynb #c8ed51a2
-def set_mixed_precision(enabled: bool, # True: mixed_float16 (GPU only unless `force`); False: float32
-                        force: bool = False, # set mixed_float16 even without a GPU (tests, debugging)
-                       ) -> str: # name of the global Keras dtype policy now in effect
-    "Set the global Keras dtype policy: `mixed_float16` on GPU, else (or when disabled) `float32`."
+@contextlib.contextmanager
+def mixed_precision(enabled: bool, # True: mixed_float16 (GPU only unless `force`); False: float32
+                    force: bool = False, # set mixed_float16 even without a GPU (tests, debugging)
+                   ): # yields the name of the Keras dtype policy in effect inside the block
+    "Keras dtype policy `mixed_float16` (on GPU) or `float32` inside the block; the previous policy afterwards."
     policy = "float32"
     if enabled:
         if tf.config.list_physical_devices("GPU") or force: policy = "mixed_float16"
         else: warnings.warn("mixed precision requested but no GPU is visible: keeping the float32 policy "
                             "(mixed_float16 only pays off on GPUs with compute capability >= 7.0)")
+    previous = tf.keras.mixed_precision.global_policy()
     tf.keras.mixed_precision.set_global_policy(policy)
-    return policy
+    try: yield policy
+    finally: tf.keras.mixed_precision.set_global_policy(previous)
