@@ -81,6 +81,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'p8seg.data._draw_pole': ('data.html#_draw_pole', 'p8seg/data.py'),
                             'p8seg.data._file_hash': ('data.html#_file_hash', 'p8seg/data.py'),
                             'p8seg.data._imread': ('data.html#_imread', 'p8seg/data.py'),
+                            'p8seg.data._is_palette_png': ('data.html#_is_palette_png', 'p8seg/data.py'),
                             'p8seg.data._resize_pair': ('data.html#_resize_pair', 'p8seg/data.py'),
                             'p8seg.data._road_edges': ('data.html#_road_edges', 'p8seg/data.py'),
                             'p8seg.data._texture': ('data.html#_texture', 'p8seg/data.py'),

@@ -325,10 +325,18 @@ def read_image(path # a `_leftImg8bit.png` photo
     if array.ndim == 3 and array.shape[2] == 4: return cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
     raise ValueError(f"{path}: photo must have 1, 3 or 4 channels, got shape {array.shape}")
 
+def _is_palette_png(path) -> bool:
+    "Is `path` a PNG of colour type 3 (palette)? (byte 25 of the file, in the IHDR chunk)"
+    with open(path, "rb") as f: head = f.read(26)
+    return len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[25] == 3
+
 def read_label_ids(path # a label mask (`_gtFine_labelIds.png`, CamVid `*annot/*.png`, fastai `_P.png`)
                   ) -> np.ndarray: # uint8 label values (H, W)
-    "Decode a label mask, which must be single-channel uint8; errors name the file."
+    "Decode a label mask, which must be single-channel uint8 (or a palette PNG: its indices); errors name the file."
     array = _imread(path)
+    if array.ndim == 3 and _is_palette_png(path):
+        from PIL import Image                                                # Pillow comes with matplotlib
+        with Image.open(path) as im: array = np.asarray(im)
     if array.ndim != 2: raise ValueError(f"{path}: labelIds mask must be single-channel, got shape {array.shape} (a _gtFine_color.png?)")
     if array.dtype != np.uint8: raise ValueError(f"{path}: labelIds mask must be uint8, got {array.dtype}")
     return array
