@@ -15,52 +15,15 @@ import tensorflow as tf  # after p8seg: Keras 2 (tf_keras) behind tf.keras
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIX', 'MASK_SUFFIX', 'LAYOUT', 'SYNTHETIC_CITIES', 'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'CACHE_FORMAT',
-           'load_file_paths', 'synthetic_scene', 'make_synthetic_cityscapes', 'cache_root', 'default_data_root',
-           'read_image', 'read_label_ids', 'resize_image', 'load_pair', 'split_cache_dir', 'load_split',
-           'arrays_dataset', 'steps_per_epoch', 'make_dataset', 'category_pixel_counts', 'compute_class_weights',
-           'sample_seed', 'DataGenerator']
+           'synthetic_scene', 'make_synthetic_cityscapes', 'cache_root', 'default_data_root', 'read_image',
+           'read_label_ids', 'resize_image', 'load_pair', 'split_cache_dir', 'load_split', 'arrays_dataset',
+           'steps_per_epoch', 'make_dataset', 'category_pixel_counts', 'compute_class_weights', 'sample_seed',
+           'DataGenerator']
 
-# %% ../nbs/05_data.ipynb #bbf59bd4
-IMAGE_SUFFIX = "_leftImg8bit.png"
-MASK_SUFFIX = "_gtFine_labelIds.png"
-LAYOUT = ("root/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>" + IMAGE_SUFFIX + " and "
-          "root/gtFine/<split>/<city>/<city>_<seq>_<frame>" + MASK_SUFFIX)
-
-def _stems(folder: Path, suffix: str) -> dict:
-    "Map stem -> path for every `*/*suffix` file below `folder`; a stem seen twice is an error."
-    found = {}
-    for p in sorted(folder.glob(f"*/*{suffix}")):
-        stem = p.name[:-len(suffix)]
-        if stem in found: raise ValueError(f"duplicate stem {stem!r}: {found[stem]} and {p}")
-        found[stem] = p
-    return found
-
-def _listing(paths, limit=10):
-    paths = sorted(map(str, paths))
-    return "\n  " + "\n  ".join(paths[:limit]) + (f"\n  ... and {len(paths) - limit} more" if len(paths) > limit else "")
-
-# %% ../nbs/05_data.ipynb #52658a10
-def load_file_paths(root,            # Cityscapes root (holds `leftImg8bit/` and `gtFine/`)
-                    split="train",   # "train", "val" or "test"
-                    strict=True,     # unpaired files: True raises, False skips them with a printed report
-                   ) -> tuple[list, list]: # (image_paths, mask_paths): aligned lists of `Path`, sorted by stem
-    "List the photos and labelId masks of `split` over all cities, paired by their common stem."
-    root = Path(root).expanduser()
-    if not root.is_dir(): raise FileNotFoundError(f"Cityscapes root {root} does not exist or is not a folder; expected {LAYOUT}")
-    image_dir, mask_dir = root/"leftImg8bit"/split, root/"gtFine"/split
-    for d in (image_dir, mask_dir):
-        if not d.is_dir(): raise FileNotFoundError(f"split folder {d} is missing (split {split!r}); expected {LAYOUT}")
-    images, masks = _stems(image_dir, IMAGE_SUFFIX), _stems(mask_dir, MASK_SUFFIX)
-    if not images and not masks:
-        raise FileNotFoundError(f"no files for split {split!r} under {image_dir} and {mask_dir}; expected {LAYOUT}")
-    unpaired = [images[s] for s in images.keys() - masks.keys()] + [masks[s] for s in masks.keys() - images.keys()]
-    if unpaired:
-        msg = f"{len(unpaired)} unpaired file(s) in split {split!r} under {root} (a photo without its mask or a mask without its photo):{_listing(unpaired)}"
-        if strict: raise ValueError(msg)
-        print(f"p8seg: skipping {msg}", file=sys.stderr)
-    stems = sorted(images.keys() & masks.keys())
-    if not stems: raise FileNotFoundError(f"no paired photo/mask files for split {split!r} under {root}; expected {LAYOUT}")
-    return [images[s] for s in stems], [masks[s] for s in stems]
+# %% ../nbs/05_data.ipynb #7426b544
+from .sources import Source, CITYSCAPES, SOURCES, LAYOUTS, detect_source, load_file_paths
+IMAGE_SUFFIX, MASK_SUFFIX = CITYSCAPES.image_suffix, CITYSCAPES.mask_suffix   # Cityscapes file names (synthetic set)
+LAYOUT = LAYOUTS                                                              # what a data root may look like (errors)
 
 # %% ../nbs/05_data.ipynb #07244d48
 _ID = {name: NAME_TO_LABEL[name].id for name in [
@@ -364,15 +327,23 @@ def read_image(path # a `_leftImg8bit.png` photo
     if array.ndim == 3 and array.shape[2] == 4: return cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
     raise ValueError(f"{path}: photo must have 1, 3 or 4 channels, got shape {array.shape}")
 
-def read_label_ids(path # a `_gtFine_labelIds.png` mask
-                  ) -> np.ndarray: # uint8 labelIds (H, W)
-    "Decode a labelId mask, which must be single-channel uint8; errors name the file."
+def _is_palette_png(path) -> bool:
+    "Is `path` a PNG of colour type 3 (palette)? (byte 25 of the file, in the IHDR chunk)"
+    with open(path, "rb") as f: head = f.read(26)
+    return len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[25] == 3
+
+def read_label_ids(path # a label mask (`_gtFine_labelIds.png`, CamVid `*annot/*.png`, fastai `_P.png`)
+                  ) -> np.ndarray: # uint8 label values (H, W)
+    "Decode a label mask, which must be single-channel uint8 (or a palette PNG: its indices); errors name the file."
     array = _imread(path)
+    if array.ndim == 3 and _is_palette_png(path):
+        from PIL import Image                                                # Pillow comes with matplotlib
+        with Image.open(path) as im: array = np.asarray(im)
     if array.ndim != 2: raise ValueError(f"{path}: labelIds mask must be single-channel, got shape {array.shape} (a _gtFine_color.png?)")
     if array.dtype != np.uint8: raise ValueError(f"{path}: labelIds mask must be uint8, got {array.dtype}")
     return array
 
-# %% ../nbs/05_data.ipynb #4a62ff62
+# %% ../nbs/05_data.ipynb #e56e6c88
 CACHE_FORMAT = 1   # bump when the cache's content changes
 
 def resize_image(image:np.ndarray, # uint8 (H, W, 3) RGB
@@ -390,17 +361,18 @@ def _resize_pair(image, label_ids, img_size):
     if image.shape[:2] == (h, w): return image, label_ids
     return resize_image(image, (h, w)), cv2.resize(label_ids, (w, h), interpolation=cv2.INTER_NEAREST)
 
-def load_pair(image_path,      # a `_leftImg8bit.png` photo
-              mask_path,       # its `_gtFine_labelIds.png`
+def load_pair(image_path,      # a photo (`_leftImg8bit.png`, CamVid `.png`)
+              mask_path,       # its label mask
               img_size=None,   # (h, w) to resize to; None: keep the file's size
+              source:Source=CITYSCAPES, # the data source whose label table remaps the mask
              ) -> tuple[np.ndarray, np.ndarray]: # (uint8 RGB image (h, w, 3), uint8 category mask (h, w))
-    "Decode, check, resize and remap one photo/mask pair."
+    "Decode, check, resize and remap one photo/mask pair with its source's label table."
     image, label_ids = read_image(image_path), read_label_ids(mask_path)
     if image.shape[:2] != label_ids.shape:
         raise ValueError(f"size mismatch: photo {image_path} is {image.shape[1]}x{image.shape[0]} but its mask "
                          f"{mask_path} is {label_ids.shape[1]}x{label_ids.shape[0]} (width x height)")
     if img_size is not None: image, label_ids = _resize_pair(image, label_ids, tuple(img_size))
-    return image, remap_mask(label_ids)
+    return image, source.remap(label_ids)
 
 # %% ../nbs/05_data.ipynb #a21a0eca
 def _file_hash(root, paths) -> str:
@@ -409,30 +381,30 @@ def _file_hash(root, paths) -> str:
         st = p.stat(); h.update(f"{Path(p).resolve().relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
-def split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir=None) -> Path:
+def split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir=None, source:Source=CITYSCAPES) -> Path:
     "The cache folder of a split at a size: `<cache_dir>/<split>-<h>x<w>-<root hash>-<content hash>`."
     root = Path(root).expanduser().resolve()
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()/"arrays"
     size = "native" if img_size is None else f"{img_size[0]}x{img_size[1]}"
     root_hash = hashlib.sha256(str(root).encode()).hexdigest()[:8]
-    content = hashlib.sha256(json.dumps([CACHE_FORMAT, str(root), split, size]).encode()
-                             + LABEL_TO_CATEGORY_LUT.tobytes() + _file_hash(root, image_paths + mask_paths).encode())
+    content = hashlib.sha256(json.dumps([CACHE_FORMAT, str(root), split, size, source.name]).encode()
+                             + source.category_lut.tobytes() + _file_hash(root, image_paths + mask_paths).encode())
     return cache_dir/f"{split}-{size}-{root_hash}-{content.hexdigest()[:12]}"
 
 # %% ../nbs/05_data.ipynb #2f19adee
-def _build_cache(folder: Path, image_paths, mask_paths, img_size, workers=None):
+def _build_cache(folder: Path, image_paths, mask_paths, img_size, workers=None, source=CITYSCAPES):
     "Decode all pairs in parallel into `images.npy`/`masks.npy` of a temporary folder, then rename it to `folder`."
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        first_image, first_mask = load_pair(image_paths[0], mask_paths[0], img_size)
+        first_image, first_mask = load_pair(image_paths[0], mask_paths[0], img_size, source)
         h, w = first_mask.shape
         n = len(image_paths)
         images = np.lib.format.open_memmap(tmp/"images.npy", mode="w+", dtype=np.uint8, shape=(n, h, w, 3))
         masks = np.lib.format.open_memmap(tmp/"masks.npy", mode="w+", dtype=np.uint8, shape=(n, h, w))
         images[0], masks[0] = first_image, first_mask
         def work(i):
-            image, mask = load_pair(image_paths[i], mask_paths[i], img_size)
+            image, mask = load_pair(image_paths[i], mask_paths[i], img_size, source)
             if mask.shape != (h, w):
                 raise ValueError(f"{image_paths[i]} is {mask.shape[1]}x{mask.shape[0]} but {image_paths[0]} is {w}x{h}: "
                                  "with img_size=None all files must have the same size")
@@ -440,7 +412,7 @@ def _build_cache(folder: Path, image_paths, mask_paths, img_size, workers=None):
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             list(pool.map(work, range(1, n)))
         images.flush(); masks.flush(); del images, masks
-        stems = [p.name[:-len(IMAGE_SUFFIX)] for p in image_paths]
+        stems = [source.stem(p) for p in image_paths]
         (tmp/"stems.json").write_text(json.dumps(stems))
         try: tmp.rename(folder)
         except OSError:
@@ -448,21 +420,23 @@ def _build_cache(folder: Path, image_paths, mask_paths, img_size, workers=None):
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
-def load_split(root,             # Cityscapes root
+def load_split(root,             # data root of any source (Cityscapes, CamVid: see `p8seg.sources`)
                split="train",    # split name
                img_size=(256, 256), # (h, w) of the cached arrays; None: the files' size
                cache_dir=None,   # where caches live; None: `cache_root()/"arrays"`
                mmap=True,        # True: memory-map the arrays (read-only); False: load them into memory
                strict=True,      # unpaired files: error (True) or skip with a report (False)
                workers=None,     # decoding threads; None: all cores
+               source=None,      # a `Source` or its name; None: detected from the root's layout
               ) -> tuple[np.ndarray, np.ndarray]: # (uint8 images (N, h, w, 3), uint8 category masks (N, h, w))
     "Decode, check, remap and resize a split once into a uint8 cache on disk; later calls just load it."
-    image_paths, mask_paths = load_file_paths(root, split, strict=strict)
-    folder = split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir)
+    source = detect_source(root) if source is None else SOURCES[source] if isinstance(source, str) else source
+    image_paths, mask_paths = load_file_paths(root, split, strict=strict, source=source)
+    folder = split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir, source)
     if not (folder/"masks.npy").exists():
         size = "their own size" if img_size is None else f"{img_size[0]}x{img_size[1]}"
         print(f"p8seg: caching {len(image_paths)} {split} pairs of {root} at {size} in {folder}", file=sys.stderr)
-        _build_cache(folder, image_paths, mask_paths, img_size, workers)
+        _build_cache(folder, image_paths, mask_paths, img_size, workers, source)
         prefix = folder.name.rsplit("-", 1)[0] + "-"
         for old in folder.parent.glob(prefix + "*"):                         # older caches of the same root/split/size
             if old != folder and not old.name.startswith("."): shutil.rmtree(old, ignore_errors=True)

@@ -169,7 +169,7 @@ class ArgmaxMeanIoU(tf.keras.metrics.Metric):
         return {**super().get_config(), "n_classes": self.n_classes, "ignore_void": self.ignore_void,
                 "void_index": self.void_index}
 
-# %% ../nbs/07_metrics.ipynb #28743386
+# %% ../nbs/07_metrics.ipynb #19a12e03
 @tf.keras.utils.register_keras_serializable(package="p8seg")
 def dice_coeff(y_true, # one-hot ground truth (B, H, W, C)
                y_pred, # predicted probabilities (B, H, W, C)
@@ -179,7 +179,7 @@ def dice_coeff(y_true, # one-hot ground truth (B, H, W, C)
 
 CUSTOM_OBJECTS = {**_losses.CUSTOM_OBJECTS, "ArgmaxMeanIoU": ArgmaxMeanIoU, "dice_coeff": dice_coeff}
 
-# %% ../nbs/07_metrics.ipynb #87d2bf27
+# %% ../nbs/07_metrics.ipynb #c296a2ef
 def predict_categories(model, # a segmentation model (softmax output)
                        images, # float images in [0, 1], (N, h, w, 3)
                        batch_size: int = 8, # images per forward pass
