@@ -4,13 +4,14 @@
 
 # %% ../nbs/01_config.ipynb #46d2a637
 from __future__ import annotations
-import argparse, dataclasses
+import argparse, dataclasses, os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOSS_NAMES', 'ARCHS', 'INPUT_DIVISOR', 'STRATEGIES', 'ENCODER_WEIGHTS', 'EPOCH_RULES', 'EXPORT_FORMATS',
-           'QUANTIZE_MODES', 'P8segError', 'parse_img_size', 'check_input_size', 'positive_int', 'positive_float',
-           'img_size', 'setting', 'TrainConfig']
+           'QUANTIZE_MODES', 'cache_root', 'P8segError', 'parse_img_size', 'check_input_size', 'positive_int',
+           'positive_float', 'img_size', 'setting', 'TrainConfig']
 
 # %% ../nbs/01_config.ipynb #a70f1125
 LOSS_NAMES = ("dice", "total", "iou", "tversky", "focal_tversky")   # `p8seg.losses.LOSSES`, in comparison order
@@ -23,6 +24,11 @@ EXPORT_FORMATS = ("savedmodel", "tflite")                           # `p8seg.exp
 QUANTIZE_MODES = ("none", "float16", "int8")                        # TFLite quantisation
 
 # %% ../nbs/01_config.ipynb #3d0f3672
+def cache_root() -> Path:
+    "The p8seg cache folder: `$P8SEG_CACHE`, default `~/.cache/p8seg`."
+    return Path(os.environ.get("P8SEG_CACHE") or Path.home()/".cache"/"p8seg").expanduser()
+
+# %% ../nbs/01_config.ipynb #dc020d10
 class P8segError(ValueError):
     "An error caused by the user's input (bad option, missing folder, unreachable server), shown as one line."
 
