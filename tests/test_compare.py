@@ -8,8 +8,8 @@ import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
 import numpy as np
 import pandas as pd
 
-from p8seg.data import make_synthetic_cityscapes
-from p8seg.train import TrainConfig, P8segError
+from p8seg.synth import make_synthetic_cityscapes
+from p8seg.config import TrainConfig, P8segError
 from p8seg.compare import compare_losses, DEFAULT_LOSSES, OUTPUT_FILES
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,9 @@ import pytest
 
 import p8seg  # before tensorflow: Keras 2
 from p8seg import data
-from p8seg.data import load_file_paths, make_synthetic_cityscapes, read_image, read_label_ids, default_data_root
+from p8seg.sources import load_file_paths
+from p8seg.synth import make_synthetic_cityscapes, default_data_root
+from p8seg.data import read_image, read_label_ids
 
 
 @pytest.fixture
@@ -189,7 +191,8 @@ def test_changed_file_rebuilds_cache(root, tmp_path):
 
 def test_relative_root_path_works(tmp_path, monkeypatch):
     "A relative data root (as typed on a command line) is cached and loaded like an absolute one."
-    from p8seg.data import make_synthetic_cityscapes, load_split
+    from p8seg.synth import make_synthetic_cityscapes
+    from p8seg.data import load_split
     monkeypatch.chdir(tmp_path)
     make_synthetic_cityscapes("rel", n_train=2, n_val=0, n_test=0, size=(64, 128))
     images, masks = load_split("rel", "train", (32, 64), cache_dir="cache")

@@ -182,7 +182,7 @@ def test_mirrored_evaluate_matches_one_device(mirrored_checks):
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    r = run_py(f"from p8seg.data import make_synthetic_cityscapes as m; m({str(root)!r}, n_train=4, n_val=2, n_test=1, size=(32, 64))")
+    r = run_py(f"from p8seg.synth import make_synthetic_cityscapes as m; m({str(root)!r}, n_train=4, n_val=2, n_test=1, size=(32, 64))")
     assert r.returncode == 0, r.stderr[-2000:]
     return root
 
@@ -190,7 +190,8 @@ def tiny_data(tmp_path_factory):
 TRAIN_MIRRORED = """
 import json, p8seg.distribute as d
 d.split_cpu(2)
-from p8seg.train import TrainConfig, train
+from p8seg.config import TrainConfig
+from p8seg.train import train
 config = TrainConfig(data=DATA, img_size=(32, 64), batch_size=4, epochs=2, learning_rate=1e-3, loss="dice",
                      out=OUT, strategy="mirrored", verbose=0)
 result = train(config, mlflow_logging=False)
@@ -250,7 +251,7 @@ def test_cli_train_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
 COMPARE = """
 import json, sys
 import p8seg.compare as c
-from p8seg.train import TrainConfig
+from p8seg.config import TrainConfig
 digests = []
 real_check = c.check_same_start
 c.check_same_start = lambda strategy, digest: (digests.append(digest), real_check(strategy, digest))[1]

@@ -8,7 +8,11 @@ import pytest
 
 from conftest import tiny_data_and_model
 
-from p8seg.data import make_synthetic_cityscapes, load_file_paths, read_image
+from p8seg.synth import make_synthetic_cityscapes
+
+from p8seg.sources import load_file_paths
+
+from p8seg.data import read_image
 from p8seg.evaluate import run_evaluate, run_predict, evaluate, load_model, predict, Evaluation
 from p8seg.labels import CATEGORY_NAMES
 

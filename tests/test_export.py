@@ -8,7 +8,11 @@ import pytest
 
 from conftest import tiny_data_and_model
 
-from p8seg.data import make_synthetic_cityscapes, load_file_paths, read_image
+from p8seg.synth import make_synthetic_cityscapes
+
+from p8seg.sources import load_file_paths
+
+from p8seg.data import read_image
 from p8seg.evaluate import load_model, predict, run_predict, evaluate
 from p8seg.export import run_export, export_model, TFLiteModel, tflite_predict
 

@@ -3,7 +3,9 @@ import tempfile
 from pathlib import Path
 import cv2, numpy as np
 import p8seg
-from p8seg.data import make_synthetic_cityscapes, load_file_paths, read_image, read_label_ids
+from p8seg.synth import make_synthetic_cityscapes
+from p8seg.sources import load_file_paths
+from p8seg.data import read_image, read_label_ids
 from p8seg.labels import remap_mask, colorize, overlay
 
 with tempfile.TemporaryDirectory() as tmp:
