@@ -8,19 +8,20 @@ from pathlib import Path
 import warnings
 import numpy as np
 import pandas as pd
-from .evaluate import model_input_size, prepare_image, evaluate, load_model
-from .data import load_file_paths, read_image
+import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
+from .config import QUANTIZE_MODES, EXPORT_FORMATS
+from .sources import load_file_paths
+from .synth import default_data_root
+from .data import read_image
+from .inference import model_input_size, prepare_image, load_model, predict, TFLiteModel
+from .evaluate import evaluate
 
 # %% auto #0
-__all__ = ['QUANTIZE_MODES', 'EXPORT_FORMATS', 'PARITY_TOLERANCE', 'calibration_images', 'tflite_bytes', 'TFLiteModel',
-           'tflite_predict', 'export_model', 'export_parity', 'default_export_path', 'run_export']
+__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_bytes', 'export_model', 'export_parity', 'default_export_path',
+           'run_export']
 
 # %% ../nbs/16_export.ipynb #7da1cfb3
-QUANTIZE_MODES = ("none", "float16", "int8")
-EXPORT_FORMATS = ("savedmodel", "tflite")
-
 def calibration_images(data_root,        # dataset root in the Cityscapes layout
                        n:int=16,         # how many images
                        split:str="train" # calibrate on training images, never on the split we score
@@ -58,61 +59,13 @@ def tflite_bytes(model,                  # a Keras model
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 
-# %% ../nbs/16_export.ipynb #80555e26
-class TFLiteModel:
-    "A `.tflite` model run by the LiteRT interpreter, with the `input_shape`/`predict_on_batch` interface of Keras."
-    def __init__(self, model,             # path of a `.tflite` file, or its bytes
-                 num_threads:int=2):      # CPU threads of the interpreter
-        if isinstance(model, (bytes, bytearray)): self.interpreter = Interpreter(model_content=bytes(model), num_threads=num_threads)
-        else:
-            path = Path(model)
-            if not path.is_file(): raise FileNotFoundError(f"TFLite model not found: {path}")
-            try: self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-            except Exception as e: raise ValueError(f"{path} is not a valid TFLite model: {e}") from e
-        self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]
-        self._output = self.interpreter.get_output_details()[0]
-
-    @property
-    def input_shape(self): return (None, *[int(d) for d in self._input["shape"][1:]])
-
-    def _quantize(self, x, detail):
-        scale, zero = detail["quantization"]
-        if detail["dtype"] in (np.float32, np.float16) or scale == 0: return x.astype(detail["dtype"])
-        info = np.iinfo(detail["dtype"])
-        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
-
-    def _dequantize(self, y, detail):
-        scale, zero = detail["quantization"]
-        if detail["dtype"] in (np.float32, np.float16) or scale == 0: return y.astype(np.float32)
-        return (y.astype(np.float32) - zero) * scale
-
-    def predict_on_batch(self, x # float32 (N, h, w, 3) in [0, 1]
-                        ) -> np.ndarray: # float32 (N, h, w, C) probabilities
-        "Run the interpreter on each image of the batch."
-        out = []
-        for image in np.asarray(x, dtype=np.float32):
-            self.interpreter.set_tensor(self._input["index"], self._quantize(image[None], self._input))
-            self.interpreter.invoke()
-            out.append(self._dequantize(self.interpreter.get_tensor(self._output["index"]), self._output)[0])
-        return np.stack(out)
-
-def tflite_predict(model,              # `.tflite` path, bytes, or a `TFLiteModel`
-                   images,             # uint8 (H, W, 3) RGB images
-                   num_threads:int=2
-                  ) -> list:           # uint8 (H, W) category masks at each image's size
-    "Category masks from a TFLite model, exactly as `p8seg.evaluate.predict` does with Keras."
-    from p8seg.evaluate import predict
-    if not isinstance(model, TFLiteModel): model = TFLiteModel(model, num_threads)
-    return predict(model, images, batch_size=1)
-
-# %% ../nbs/16_export.ipynb #6f15cbcc
+# %% ../nbs/16_export.ipynb #32078186
 def export_model(model_or_path,          # a Keras model or a saved model path (see `p8seg.evaluate.load_model`)
                  out,                    # output: a folder for "savedmodel", a `.tflite` file for "tflite"
                  format:str="savedmodel",# "savedmodel" or "tflite"
                  quantize:str="none",    # "none", "float16" or "int8" (TFLite only)
                  calib_images=None,      # uint8 RGB images for int8; None: a few from `data_root`'s train split
-                 data_root=None,         # dataset for calibration; None: `p8seg.data.default_data_root()`
+                 data_root=None,         # dataset for calibration; None: `p8seg.synth.default_data_root()`
                  n_calib:int=16          # calibration images taken from `data_root`
                 ) -> Path:               # the path written
     "Export a segmentation model as a SavedModel or as a (quantised) TFLite flat buffer."
@@ -127,7 +80,6 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
         model.save(str(out), save_format="tf", include_optimizer=False)
         return out
     if quantize == "int8" and calib_images is None:
-        from p8seg.data import default_data_root
         calib_images = calibration_images(default_data_root() if data_root is None else data_root, n_calib)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(tflite_bytes(model, quantize, calib_images))
@@ -153,7 +105,7 @@ def export_parity(model,               # the Keras model
                      "ok": bool(gap <= PARITY_TOLERANCE[mode])})
     return pd.DataFrame(rows).set_index("model")
 
-# %% ../nbs/16_export.ipynb #fcf2067f
+# %% ../nbs/16_export.ipynb #e4275ca9
 def default_export_path(model_path, format:str="savedmodel", quantize:str="none") -> Path:
     "Where `run_export` writes when no output is given: next to the model."
     model_path = Path(model_path)
@@ -174,7 +126,6 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
                limit:int|None=None      # images scored by `check` (None: all)
               ) -> Path:
     "Export a saved model; print where it went and its size (and the parity table with `check`)."
-    from p8seg.data import default_data_root
     if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     model = load_model(model_path)
