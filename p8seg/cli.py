@@ -4,13 +4,15 @@
 
 # %% ../nbs/17_cli.ipynb #eee16be9
 from __future__ import annotations
-import argparse, os, sys, time
+import argparse, dataclasses, os, sys, time
 from pathlib import Path
+from .config import (TrainConfig, LOSS_NAMES, EXPORT_FORMATS, QUANTIZE_MODES, positive_int, positive_float,
+                          img_size)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'DEMO_SETTINGS', 'command', 'Parser', 'make_parser', 'quiet_tensorflow_import', 'main', 'positive_int',
-           'positive_float', 'img_size', 'add_training_arguments', 'config_from_args', 'print_comparison', 'demo',
-           'synth', 'train', 'compare', 'evaluate', 'predict', 'export']
+__all__ = ['COMMANDS', 'DEMO_SETTINGS', 'command', 'Parser', 'make_parser', 'quiet_tensorflow_import', 'main',
+           'add_config_arguments', 'config_from_args', 'print_comparison', 'demo', 'synth', 'train', 'compare',
+           'evaluate', 'predict', 'export']
 
 # %% ../nbs/17_cli.ipynb #40efcd03
 COMMANDS = {}   # name -> (function(args) -> exit status, one-line help, function(parser) adding the options)
@@ -61,6 +63,8 @@ def main(argv=None, # arguments (default: sys.argv[1:])
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(); return 2
+    if getattr(args, "cache_dir", None): os.environ["P8SEG_CACHE"] = str(Path(args.cache_dir).expanduser())
+    os.environ.setdefault("MPLBACKEND", "Agg")       # figures are written to files, never shown
     quiet_tensorflow_import()
     try:
         return int(args.func(args) or 0)
@@ -74,176 +78,149 @@ def main(argv=None, # arguments (default: sys.argv[1:])
         return 1
 
 # %% ../nbs/17_cli.ipynb #e3b8cffd
-def positive_int(text: str) -> int:
-    "argparse type: an integer >= 1."
-    try: value = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def add_config_arguments(p: argparse.ArgumentParser, # the subcommand's parser
+                         defaults: dict | None = None, # field -> default shown and used by this subcommand
+                         exclude=(), # fields this subcommand sets itself (e.g. `loss` for `compare`)
+                        ):
+    "Add one option per command-line field of `TrainConfig`, with its type, choices, help and default."
+    defaults, groups = dict(defaults or {}), {}
+    for f in dataclasses.fields(TrainConfig):
+        meta = f.metadata
+        if meta.get("cli", True) is False or f.name in exclude: continue
+        group = groups.get(meta["group"]) or groups.setdefault(meta["group"], p.add_argument_group(meta["group"]))
+        default = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
+        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            group.add_argument(flag, dest=f.name, action="store_true", default=default, help=meta["help"])
+            continue
+        shown = "x".join(map(str, default)) if isinstance(default, tuple) else default
+        kwargs = {k: meta[k] for k in ("type", "choices", "metavar") if k in meta}
+        group.add_argument(flag, dest=f.name, default=default,
+                           help=f"{meta['help']}" + (f" (default {shown})" if shown is not None else ""), **kwargs)
+    out = groups.get("outputs") or p.add_argument_group("outputs")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+    out.add_argument("--cache-dir", metavar="DIR", help="where the decoded arrays and the synthetic set are kept "
+                     "(sets $P8SEG_CACHE; e.g. a Google Drive folder in Colab, reused after a runtime reset)")
 
-def positive_float(text: str) -> float:
-    "argparse type: a number > 0."
-    try: value = float(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"): raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def config_from_args(args, **changes) -> TrainConfig:
+    "The `TrainConfig` described by parsed options (fields without an option keep their defaults)."
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    return TrainConfig(**{**given, "verbose": 0 if getattr(args, "quiet", False) else 1, **changes})
 
-def img_size(text: str) -> tuple:
-    "argparse type: an image size `HxW` (height first) or one number for a square."
-    parts = text.lower().split("x")
-    try: size = tuple(int(p) for p in parts)
-    except ValueError: size = ()
-    if len(size) == 1: size *= 2
-    if len(size) != 2 or min(size) < 1:
-        raise argparse.ArgumentTypeError(f"expected HxW (height first), e.g. 256x512, got {text!r}")
-    return size
-
-# %% ../nbs/17_cli.ipynb #84474822
-def add_training_arguments(p: argparse.ArgumentParser, out_default: str = "p8seg_runs"):
-    "Options of `TrainConfig` (data, sizes, optimisation, model, outputs, distribution)."
-    g = p.add_argument_group("data")
-    g.add_argument("--data", metavar="DIR", help="Cityscapes root (leftImg8bit/, gtFine/); default: $P8SEG_DATA or the synthetic set")
-    g.add_argument("--img-size", type=img_size, default=(256, 256), metavar="HxW", help="image size, height first (default 256x256)")
-    g.add_argument("--augment", action="store_true", help="augment the training images")
-    g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=positive_int, default=10, help="(default 10)")
-    g.add_argument("--batch-size", type=positive_int, default=16, help="global batch size (default 16)")
-    g.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    g.add_argument("--class-weights", action="store_true", help="weight the loss's classes by inverse frequency")
-    g.add_argument("--seed", type=int, default=0, help="(default 0)")
-    g.add_argument("--arch", default="unet_mini", help="unet_mini, unet, fpn or linknet (default unet_mini)")
-    g.add_argument("--backbone", default=None, help="encoder of the unet/fpn/linknet architectures (default mobilenetv2)")
-    g.add_argument("--encoder-weights", choices=("imagenet",), default=None,
-                   help="start the encoder from ImageNet weights (downloads them; default: random)")
-    g.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
-                   help="tf.distribute strategy (default: one device)")
-    g.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU only)")
-    g = p.add_argument_group("outputs")
-    g.add_argument("--out", default=out_default, metavar="DIR", help=f"output folder (default {out_default})")
-    g.add_argument("--tracking-uri", default=None, metavar="URI", help="MLflow tracking URI (default: sqlite:///<out>/mlflow.db)")
-    g.add_argument("--experiment", default="p8seg", help="MLflow experiment name (default p8seg)")
-    g.add_argument("--quiet", action="store_true", help="no progress bars")
-
-def config_from_args(args, **changes):
-    "The `TrainConfig` described by parsed training options."
-    from p8seg.train import TrainConfig
-    return TrainConfig(data=args.data, img_size=args.img_size, batch_size=args.batch_size, epochs=args.epochs,
-                       learning_rate=args.lr, arch=args.arch, backbone=args.backbone, encoder_weights=args.encoder_weights, augment=args.augment,
-                       class_weights=args.class_weights, seed=args.seed, out=args.out, tracking_uri=args.tracking_uri,
-                       experiment=args.experiment, strategy=args.strategy, mixed_precision=args.mixed_precision,
-                       verbose=0 if args.quiet else 1, **changes)
-
-# %% ../nbs/17_cli.ipynb #6866f05e
+# %% ../nbs/17_cli.ipynb #19dcb7c2
 def print_comparison(table, config) -> None:
-    "Print the results table and where the outputs and the MLflow store are."
-    from p8seg.compare import TABLE_COLUMNS, markdown_table
-    from p8seg.train import tracking_uri_of, mlflow_ui_command
+    "Print the results table, the conclusion, and where the outputs and the MLflow store are."
+    from p8seg.tracking import tracking_uri_of, mlflow_ui_command
     out = Path(config.out).resolve()
-    print("\n" + markdown_table(table, TABLE_COLUMNS) + "\n")
     md = (out / "results.md").read_text().split("\n\n")
-    print(next((b for b in md if b.startswith("Majority-class baseline")), ""))
-    print(f"\nresults:  {out / 'results.md'}  {out / 'results.csv'}")
+    print("\n" + next((b for b in md if b.startswith("| loss")), "") + "\n")
+    for block in md:
+        if block.startswith(("Majority-class baseline", "**Conclusion")): print(block + "\n")
+    print(f"results:  {out / 'results.md'}  {out / 'results.csv'}")
     print(f"plots:    {out}/{{miou_by_loss,learning_curves,category_iou,sample_predictions}}.png")
-    print(f"models:   {out}/runs/<loss>/best.keras")
+    print(f"models:   {out}/runs/<loss>/seed<seed>/model.keras")
     uri = tracking_uri_of(config)
     print(f"MLflow:   {uri}\n          {mlflow_ui_command(uri)}")
 
-# %% ../nbs/17_cli.ipynb #abfc1fd7
+# %% ../nbs/17_cli.ipynb #6866f05e
 DEMO_SETTINGS = dict(img_size=(64, 128), batch_size=8, epochs=20, learning_rate=1e-3)
 
 def _demo_arguments(p):
     p.add_argument("--out", default="p8seg_demo", metavar="DIR", help="output folder (default p8seg_demo)")
     p.add_argument("--force", action="store_true", help="retrain the losses already finished")
+    p.add_argument("--cache-dir", metavar="DIR", help="where the decoded arrays and the synthetic set are kept")
 
 @command("demo", "Five-loss comparison on the synthetic set with small settings (a few minutes on a CPU).", _demo_arguments)
 def demo(args):
     "Run the demo comparison and print the table and where everything is."
-    from p8seg.train import TrainConfig
+    from p8seg.synth import synthetic_root
     from p8seg.compare import compare_losses
-    os.environ.pop("P8SEG_DATA", None)   # the demo always uses the synthetic set
-    config = TrainConfig(out=args.out, verbose=1, **DEMO_SETTINGS)
+    config = TrainConfig(data=str(synthetic_root()), out=args.out, verbose=1, **DEMO_SETTINGS)   # always synthetic
     start = time.perf_counter()
     table = compare_losses(config, force=args.force)
     print_comparison(table, config)
     print(f"\ndemo took {time.perf_counter() - start:.0f} s")
 
-# %% ../nbs/17_cli.ipynb #d6d37138
+# %% ../nbs/17_cli.ipynb #abfc1fd7
 def _synth_arguments(p):
+    from p8seg.synth import SYNTHETIC_DEFAULTS as d
     p.add_argument("--out", metavar="DIR", help="folder to write (default: the cached default set, printed)")
-    p.add_argument("--n-train", type=positive_int, default=48)
-    p.add_argument("--n-val", type=positive_int, default=12)
-    p.add_argument("--n-test", type=positive_int, default=6)
-    p.add_argument("--size", type=img_size, default=(256, 512), metavar="HxW", help="image size (default 256x512)")
-    p.add_argument("--seed", type=int, default=0)
+    for split in ("train", "val", "test"):
+        p.add_argument(f"--n-{split}", type=positive_int, default=d[f"n_{split}"], help=f"(default {d[f'n_{split}']})")
+    p.add_argument("--size", type=img_size, default=d["size"], metavar="HxW", help=f"image size (default {d['size'][0]}x{d['size'][1]})")
+    p.add_argument("--seed", type=int, default=d["seed"], help=f"(default {d['seed']})")
 
 @command("synth", "Write a synthetic Cityscapes-layout data set (street scenes with the 8 categories).", _synth_arguments)
 def synth(args):
     "Write the synthetic data set (or make sure the cached default exists) and print its folder."
-    from p8seg.data import make_synthetic_cityscapes, default_data_root
-    if args.out is None:
-        os.environ.pop("P8SEG_DATA", None)
-        root = default_data_root()
+    from p8seg.synth import make_synthetic_cityscapes, synthetic_root
+    if args.out is None: root = synthetic_root()
     else:
         root = make_synthetic_cityscapes(args.out, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
                                          size=tuple(args.size), seed=args.seed)
     print(root)
 
-# %% ../nbs/17_cli.ipynb #0355c4c6
-def _train_arguments(p):
-    p.add_argument("--loss", default="total", help="dice, total, iou, tversky or focal_tversky (default total)")
-    add_training_arguments(p)
-
-@command("train", "Train one model with one loss (MLflow run, best checkpoint on val mIoU).", _train_arguments)
+# %% ../nbs/17_cli.ipynb #d6d37138
+@command("train", "Train one model with one loss (MLflow run; rerun the same command to resume).", add_config_arguments)
 def train(args):
-    "Train one model and print its argmax validation scores."
-    from p8seg.train import train as train_model, tracking_uri_of, mlflow_ui_command
-    config = config_from_args(args, loss=args.loss)
+    "Train one model and print its `val` scores."
+    from p8seg.train import train as train_model
+    from p8seg.tracking import tracking_uri_of, mlflow_ui_command
+    config = config_from_args(args)
     result = train_model(config)
     if not result.chief:
         print(f"{config.loss}: {result.status} on this worker (lock-step); the chief wrote the model, scores and MLflow run")
         return 0 if result.status == "finished" else 1
     row = result.summary()
-    print(f"\n{config.loss}: {result.status}, val mIoU {row['miou']:.3f} (7 categories: {row['miou_7']:.3f}), "
-          f"best epoch {row['best_epoch']}, {row['train_time_s']:.0f} s")
-    print(f"model:  {result.run_dir / 'best.keras'}\nMLflow: {mlflow_ui_command(tracking_uri_of(config))}")
+    print(f"\n{config.loss}: {result.status}, val mIoU {row['miou']:.3f} (7 categories, void left out), "
+          f"model of epoch {row['epoch']} ({config.epoch_rule} rule), {row['train_time_s']:.0f} s")
+    print(f"model:  {result.run_dir / 'model.keras'}\nMLflow: {mlflow_ui_command(tracking_uri_of(config))}")
     return 0 if result.status == "finished" else 1
 
-# %% ../nbs/17_cli.ipynb #378c7047
+# %% ../nbs/17_cli.ipynb #0355c4c6
+def _seeds(text: str) -> tuple:
+    "argparse type: comma-separated integer seeds, e.g. `0,1,2`."
+    try: seeds = tuple(int(s) for s in text.split(","))
+    except ValueError: raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 0,1,2, got {text!r}") from None
+    if len(set(seeds)) != len(seeds): raise argparse.ArgumentTypeError(f"a seed is listed twice: {text!r}")
+    return seeds
+
 def _compare_arguments(p):
-    p.add_argument("--losses", default="dice,total,iou,tversky,focal_tversky",
-                   help="comma-separated losses (default: all five)")
-    p.add_argument("--force", action="store_true", help="retrain the losses already finished (default: resume)")
-    add_training_arguments(p)
+    p.add_argument("--losses", default=",".join(LOSS_NAMES), help=f"comma-separated losses (default: all {len(LOSS_NAMES)})")
+    p.add_argument("--seeds", type=_seeds, default=None, metavar="S1,S2,...",
+                   help="train every loss once per seed (default: --seed only); each seed: same start for all losses")
+    p.add_argument("--force", action="store_true", help="retrain the runs already finished (default: resume)")
+    add_config_arguments(p, exclude=("loss",))
 
 @command("compare", "Train one model per loss and compare them (table, figures, MLflow; resumable).", _compare_arguments)
 def compare(args):
     "Run the loss comparison and print the table and where everything is."
     from p8seg.compare import compare_losses
     config = config_from_args(args)
-    table = compare_losses(config, losses=args.losses.split(","), force=args.force)
+    table = compare_losses(config, losses=args.losses.split(","), seeds=args.seeds or (config.seed,), force=args.force)
     if not table.attrs.get("chief", True):
         print("p8seg: this worker trained in lock-step; the chief wrote the results, figures and MLflow runs")
         return 0
     print_comparison(table, config)
 
-# %% ../nbs/17_cli.ipynb #3c71fb2d
+# %% ../nbs/17_cli.ipynb #378c7047
 def _evaluate_arguments(p):
     p.add_argument("model", help="saved model: .keras/.h5, SavedModel folder, or .tflite")
-    p.add_argument("--data", metavar="DIR", help="Cityscapes root; default: $P8SEG_DATA or the synthetic set")
+    p.add_argument("--data", metavar="DIR", help="Cityscapes or CamVid root; default: $P8SEG_DATA or the synthetic set")
     p.add_argument("--split", default="val", help="split to score (default val; 'test' is refused)")
     p.add_argument("--out", default="evaluation", metavar="DIR", help="folder for scores.csv, confusion.png, worst.png")
     p.add_argument("--worst", type=positive_int, default=4, help="worst images to draw (default 4)")
     p.add_argument("--limit", type=positive_int, default=None, help="score only the first N images")
     p.add_argument("--model-res", action="store_true", help="score at the model's size instead of full resolution")
 
-@command("evaluate", "Score a model under the official Cityscapes category rules (full resolution).", _evaluate_arguments)
+@command("evaluate", "Score a model on any data source under the official category rules (full resolution).", _evaluate_arguments)
 def evaluate(args):
     "Print the per-category table; write the scores, the confusion figure and the worst images."
     from p8seg.evaluate import run_evaluate
     run_evaluate(args.model, args.data, args.split, args.out, full_res=not args.model_res, n_worst=args.worst,
                  limit=args.limit)
 
-# %% ../nbs/17_cli.ipynb #13fdc404
+# %% ../nbs/17_cli.ipynb #3c71fb2d
 def _predict_arguments(p):
     p.add_argument("model", help="saved model: .keras/.h5, SavedModel folder, or .tflite")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images and/or folders (searched recursively)")
@@ -252,14 +229,14 @@ def _predict_arguments(p):
 @command("predict", "Segment images: <stem>_category.png (0..7), _color.png, _overlay.png per image.", _predict_arguments)
 def predict(args):
     "Predict every input image and write its mask, colorized mask and overlay."
-    from p8seg.evaluate import run_predict
+    from p8seg.inference import run_predict
     run_predict(args.model, args.inputs, args.out)
 
-# %% ../nbs/17_cli.ipynb #fccc6c5e
+# %% ../nbs/17_cli.ipynb #13fdc404
 def _export_arguments(p):
     p.add_argument("model", help="saved Keras model (.keras/.h5 or SavedModel folder)")
-    p.add_argument("--format", choices=("savedmodel", "tflite"), default="savedmodel")
-    p.add_argument("--quantize", choices=("none", "float16", "int8"), default="none", help="TFLite only")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default=EXPORT_FORMATS[0])
+    p.add_argument("--quantize", choices=QUANTIZE_MODES, default=QUANTIZE_MODES[0], help="TFLite only")
     p.add_argument("--out", metavar="PATH", help="output path (default: next to the model)")
     p.add_argument("--data", metavar="DIR", help="dataset for int8 calibration / --check (default: $P8SEG_DATA or synthetic)")
     p.add_argument("--check", action="store_true", help="compare the TFLite export's val mIoU with the Keras model")
