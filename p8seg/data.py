@@ -16,8 +16,9 @@ from .augment import augment_pair
 import tensorflow as tf  # after p8seg: Keras 2 (tf_keras) behind tf.keras
 
 # %% auto #0
-__all__ = ['CACHE_FORMAT', 'read_image', 'read_label_ids', 'resize_image', 'load_pair', 'split_cache_dir', 'load_split',
-           'arrays_dataset', 'steps_per_epoch', 'make_dataset', 'category_pixel_counts', 'compute_class_weights']
+__all__ = ['CACHE_FORMAT', 'IGNORED', 'read_image', 'read_label_ids', 'resize_image', 'load_pair', 'split_cache_dir',
+           'load_split', 'arrays_dataset', 'steps_per_epoch', 'make_dataset', 'category_pixel_counts',
+           'compute_class_weights']
 
 # %% ../nbs/05_data.ipynb #7d695611
 def _imread(path) -> np.ndarray:
@@ -54,7 +55,8 @@ def read_label_ids(path # a label mask (`_gtFine_labelIds.png`, CamVid `*annot/*
     return array
 
 # %% ../nbs/05_data.ipynb #e56e6c88
-CACHE_FORMAT = 1   # bump when the cache's content changes
+CACHE_FORMAT = 2   # bump when the cache's content changes (2: eval_masks.npy)
+IGNORED = 255      # value of the pixels left out of evaluation in `eval_masks`
 
 def resize_image(image:np.ndarray, # uint8 (H, W, 3) RGB
                  size:tuple         # (height, width)
@@ -75,14 +77,17 @@ def load_pair(image_path,      # a photo (`_leftImg8bit.png`, CamVid `.png`)
               mask_path,       # its label mask
               img_size=None,   # (h, w) to resize to; None: keep the file's size
               source:Source=CITYSCAPES, # the data source whose label table remaps the mask
-             ) -> tuple[np.ndarray, np.ndarray]: # (uint8 RGB image (h, w, 3), uint8 category mask (h, w))
+              eval_mask:bool=False, # also return the categories with `IGNORED` where the label is ignored in evaluation
+             ) -> tuple: # (uint8 RGB image (h, w, 3), uint8 category mask (h, w)[, uint8 evaluation mask (h, w)])
     "Decode, check, resize and remap one photo/mask pair with its source's label table."
     image, label_ids = read_image(image_path), read_label_ids(mask_path)
     if image.shape[:2] != label_ids.shape:
         raise ValueError(f"size mismatch: photo {image_path} is {image.shape[1]}x{image.shape[0]} but its mask "
                          f"{mask_path} is {label_ids.shape[1]}x{label_ids.shape[0]} (width x height)")
     if img_size is not None: image, label_ids = _resize_pair(image, label_ids, tuple(img_size))
-    return image, source.remap(label_ids)
+    categories = source.remap(label_ids)
+    if not eval_mask: return image, categories
+    return image, categories, np.where(source.ignore_lut[label_ids], IGNORED, categories).astype(np.uint8)
 
 # %% ../nbs/05_data.ipynb #a21a0eca
 def _file_hash(root, paths) -> str:
@@ -103,25 +108,26 @@ def split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir=No
 
 # %% ../nbs/05_data.ipynb #2f19adee
 def _build_cache(folder: Path, image_paths, mask_paths, img_size, workers=None, source=CITYSCAPES):
-    "Decode all pairs in parallel into `images.npy`/`masks.npy` of a temporary folder, then rename it to `folder`."
+    "Decode all pairs in parallel into `images.npy`/`masks.npy`/`eval_masks.npy` of a temporary folder, then rename it to `folder`."
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        first_image, first_mask = load_pair(image_paths[0], mask_paths[0], img_size, source)
-        h, w = first_mask.shape
+        first = load_pair(image_paths[0], mask_paths[0], img_size, source, eval_mask=True)
+        h, w = first[1].shape
         n = len(image_paths)
-        images = np.lib.format.open_memmap(tmp/"images.npy", mode="w+", dtype=np.uint8, shape=(n, h, w, 3))
-        masks = np.lib.format.open_memmap(tmp/"masks.npy", mode="w+", dtype=np.uint8, shape=(n, h, w))
-        images[0], masks[0] = first_image, first_mask
+        arrays = [np.lib.format.open_memmap(tmp/name, mode="w+", dtype=np.uint8, shape=shape) for name, shape in
+                  [("images.npy", (n, h, w, 3)), ("masks.npy", (n, h, w)), ("eval_masks.npy", (n, h, w))]]
+        for array, value in zip(arrays, first): array[0] = value
         def work(i):
-            image, mask = load_pair(image_paths[i], mask_paths[i], img_size, source)
-            if mask.shape != (h, w):
-                raise ValueError(f"{image_paths[i]} is {mask.shape[1]}x{mask.shape[0]} but {image_paths[0]} is {w}x{h}: "
+            pair = load_pair(image_paths[i], mask_paths[i], img_size, source, eval_mask=True)
+            if pair[1].shape != (h, w):
+                raise ValueError(f"{image_paths[i]} is {pair[1].shape[1]}x{pair[1].shape[0]} but {image_paths[0]} is {w}x{h}: "
                                  "with img_size=None all files must have the same size")
-            images[i], masks[i] = image, mask
+            for array, value in zip(arrays, pair): array[i] = value
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             list(pool.map(work, range(1, n)))
-        images.flush(); masks.flush(); del images, masks
+        for array in arrays: array.flush()
+        del arrays
         stems = [source.stem(p) for p in image_paths]
         (tmp/"stems.json").write_text(json.dumps(stems))
         try: tmp.rename(folder)
@@ -138,7 +144,8 @@ def load_split(root,             # data root of any source (Cityscapes, CamVid: 
                strict=True,      # unpaired files: error (True) or skip with a report (False)
                workers=None,     # decoding threads; None: all cores
                source=None,      # a `Source` or its name; None: detected from the root's layout
-              ) -> tuple[np.ndarray, np.ndarray]: # (uint8 images (N, h, w, 3), uint8 category masks (N, h, w))
+               eval_masks=False, # also return the evaluation masks (`IGNORED` where the label is ignored in evaluation)
+              ) -> tuple: # (uint8 images (N, h, w, 3), uint8 category masks (N, h, w)[, uint8 evaluation masks (N, h, w)])
     "Decode, check, remap and resize a split once into a uint8 cache on disk; later calls just load it."
     source = detect_source(root) if source is None else SOURCES[source] if isinstance(source, str) else source
     image_paths, mask_paths = load_file_paths(root, split, strict=strict, source=source)
@@ -151,7 +158,8 @@ def load_split(root,             # data root of any source (Cityscapes, CamVid: 
         for old in folder.parent.glob(prefix + "*"):                         # older caches of the same root/split/size
             if old != folder and not old.name.startswith("."): shutil.rmtree(old, ignore_errors=True)
     mode = "r" if mmap else None
-    return np.load(folder/"images.npy", mmap_mode=mode), np.load(folder/"masks.npy", mmap_mode=mode)
+    names = ["images.npy", "masks.npy"] + (["eval_masks.npy"] if eval_masks else [])
+    return tuple(np.load(folder/name, mmap_mode=mode) for name in names)
 
 # %% ../nbs/05_data.ipynb #370d1dbc
 def _to_model_inputs(images, masks, one_hot=True):

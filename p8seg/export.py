@@ -59,7 +59,7 @@ def tflite_bytes(model,                  # a Keras model
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 
-# %% ../nbs/16_export.ipynb #abb2c4f9
+# %% ../nbs/16_export.ipynb #f9ddaa21
 def export_model(model_or_path,          # a Keras model or a saved model path (see `p8seg.evaluate.load_model`)
                  out,                    # output: a folder for "savedmodel", a `.tflite` file for "tflite"
                  format:str="savedmodel",# "savedmodel" or "tflite"
@@ -105,7 +105,7 @@ def export_parity(model,               # the Keras model
                      "ok": bool(gap <= PARITY_TOLERANCE[mode])})
     return pd.DataFrame(rows).set_index("model")
 
-# %% ../nbs/16_export.ipynb #6c9e587f
+# %% ../nbs/16_export.ipynb #ad81e784
 def default_export_path(model_path, format:str="savedmodel", quantize:str="none") -> Path:
     "Where `run_export` writes when no output is given: next to the model."
     model_path = Path(model_path)

@@ -102,7 +102,7 @@ def category_confusion(gt_label_ids:np.ndarray,   # (H, W) label ids of the data
     keep = ~np.asarray(ignore_lut, bool)[gt]
     return confusion_matrix(np.asarray(category_lut, np.uint8)[gt[keep]], pred[keep], N_CATEGORIES)
 
-# %% ../nbs/07_metrics.ipynb #17e079e3
+# %% ../nbs/07_metrics.ipynb #27207900
 @tf.keras.utils.register_keras_serializable(package="p8seg")
 class ArgmaxMeanIoU(tf.keras.metrics.Metric):
     "Streaming mean IoU of argmax predictions, from an accumulated confusion matrix (NaN-skipping)."

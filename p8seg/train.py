@@ -205,8 +205,8 @@ class RunData:
     steps: int                 # batches per epoch
     train_images: np.ndarray   # uint8 training images (the BatchNorm statistics are estimated on them)
     train_masks: np.ndarray    # uint8 training category masks (class weights)
-    watched: tuple             # (name, images, masks) scored after every epoch: "holdout" or "val"
-    val: tuple                 # (images, masks) of the reported split
+    watched: tuple             # (name, images, masks, evaluation masks) scored after every epoch: "holdout" or "val"
+    val: tuple                 # (images, evaluation masks) of the reported split (255: left out of evaluation)
 
 def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs, epoch_rule
              root, # data folder (`check_data`)
@@ -214,11 +214,11 @@ def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs,
              drop_remainder: bool = False, # drop the last partial training batch (several replicas)
             ) -> RunData:
     "The training stream, the training arrays, the watched split and `val` of a run."
-    images, masks = load_split(root, "train", config.img_size)
-    val = load_split(root, "val", config.img_size)
+    images, masks, evaluated = load_split(root, "train", config.img_size, eval_masks=True)
+    val = load_split(root, "val", config.img_size, eval_masks=True)
     if config.epoch_rule == "holdout":
         keep, held = holdout_split(load_file_paths(root, "train")[0], seed=config.seed)
-        watched = ("holdout", images[held], masks[held])
+        watched = ("holdout", images[held], masks[held], evaluated[held])
         images, masks = images[keep], masks[keep]
     else: watched = ("val", *val)
     if drop_remainder and len(images) < config.batch_size:
@@ -226,7 +226,8 @@ def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs,
                          f"({config.batch_size}): use a smaller --batch-size")
     stream = arrays_dataset(images, masks, batch_size=config.batch_size, augment=config.augment, shuffle=True,
                             seed=config.seed, drop_remainder=drop_remainder, epochs=config.epochs, first_epoch=first_epoch)
-    return RunData(stream, steps_per_epoch(len(images), config.batch_size, drop_remainder), images, masks, watched, val)
+    return RunData(stream, steps_per_epoch(len(images), config.batch_size, drop_remainder), images, masks, watched,
+                   (val[0], val[2]))
 
 def float_batches(images, # uint8 (N, h, w, 3)
                   masks=None, # uint8 (N, h, w) or None
@@ -247,8 +248,8 @@ class EpochScorer(tf.keras.callbacks.Callback):
         start = time.perf_counter()
         reestimate_bn_stats(self.model, float_batches(self.data.train_images, batch_size=self.batch_size))
         self.bn_time += time.perf_counter() - start
-        name, images, masks = self.data.watched
-        scores = evaluate_scores(self.model, float_batches(images, masks, self.batch_size))
+        name, images, masks, evaluated = self.data.watched
+        scores = evaluate_scores(self.model, float_batches(images, evaluated, self.batch_size))
         losses = [float(self.model.loss(tf.one_hot(m, N_CATEGORIES), self.model(x, training=False))) * len(x)
                   for x, m in float_batches(images, masks, self.batch_size)]
         if logs is not None: logs.update({f"{name}_miou": scores["miou"], f"{name}_loss": sum(losses) / len(images)})

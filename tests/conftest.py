@@ -1,10 +1,39 @@
-"Shared pytest helpers."
-import os
+"Shared pytest helpers: the one subprocess runner, tiny data and model, the real CamVid frames."
+import os, subprocess, sys
 from pathlib import Path
 
 import pytest
 
 import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def subprocess_env(**extra) -> dict:
+    "The environment of a child Python: this checkout first on the path, TensorFlow quiet, no TF_CONFIG unless given."
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env.update({"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+                "TF_CPP_MIN_LOG_LEVEL": "2"})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def python_command(code: str | None = None, *args) -> list:
+    "argv of a child Python running `code`, or the `p8seg` command with `args` when `code` is None."
+    if code is None: code, args = "import sys; from p8seg.cli import main; sys.exit(main())", args
+    return [sys.executable, "-c", code, *map(str, args)]
+
+
+def run_python(code: str, timeout: float = 300, **env) -> subprocess.CompletedProcess:
+    "Run Python `code` in a fresh process (text output captured); every test that needs a process uses this."
+    return subprocess.run(python_command(code), cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env=subprocess_env(**env))
+
+
+def run_p8seg(*args, timeout: float = 300, **env) -> subprocess.CompletedProcess:
+    "Run the `p8seg` command with `args` in a fresh process."
+    return subprocess.run(python_command(None, *args), cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env=subprocess_env(**env))
 
 
 def tiny_data_and_model(tmp, n_train, n_val, n_test=0, seed=0):

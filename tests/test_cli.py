@@ -8,11 +8,7 @@ REPO = Path(__file__).resolve().parents[1]
 COMMANDS = ["demo", "synth", "train", "compare", "evaluate", "predict", "export"]
 
 
-def p8seg(*args, timeout=120, **env):
-    "Run `p8seg ARGS` in a subprocess -> CompletedProcess (text)."
-    cmd = [sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *map(str, args)]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])), **env})
+from conftest import run_p8seg as p8seg, run_python
 
 
 def test_help_lists_commands():
@@ -35,9 +31,7 @@ def test_command_help(command):
 
 
 def test_help_does_not_import_tensorflow():
-    r = subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import make_parser; make_parser(); "
-                        "print('tensorflow' in sys.modules)"], cwd=REPO, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
+    r = run_python("import sys; from p8seg.cli import make_parser; make_parser(); print('tensorflow' in sys.modules)")
     assert r.stdout.strip() == "False", r.stderr
 
 
@@ -90,13 +84,14 @@ def test_synth_train_evaluate_predict_export(tmp_path):
               "--loss", "iou", "--out", tmp_path / "o", "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "iou: finished, val mIoU" in r.stdout
-    assert (tmp_path / "o" / "runs" / "iou" / "best.keras").exists() and (tmp_path / "o" / "mlflow.db").exists()
+    assert (tmp_path / "o" / "runs" / "iou" / "seed0" / "model.keras").exists() and (tmp_path / "o" / "mlflow.db").exists()
     assert f"mlflow ui --backend-store-uri sqlite:///{(tmp_path / 'o').resolve()}/mlflow.db" in r.stdout
 
-    model = tmp_path / "o" / "runs" / "iou" / "best.keras"
+    model = tmp_path / "o" / "runs" / "iou" / "seed0" / "model.keras"
     r = p8seg("evaluate", model, "--data", tmp_path / "s", "--out", tmp_path / "ev", "--worst", 1)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "official category rules" in r.stdout and "vehicle" in r.stdout
+    assert "trained on cityscapes data" in r.stdout and "scored on cityscapes data" in r.stdout
     for f in ("scores.csv", "confusion.png", "worst.png"): assert (tmp_path / "ev" / f).exists(), f
     line = one_line_error(p8seg("evaluate", model, "--data", tmp_path / "s", "--split", "test"), 1)
     assert "test" in line

@@ -13,7 +13,8 @@ from p8seg.synth import make_synthetic_cityscapes
 from p8seg.sources import load_file_paths
 
 from p8seg.data import read_image
-from p8seg.evaluate import run_evaluate, run_predict, evaluate, load_model, predict, Evaluation
+from p8seg.evaluate import run_evaluate, evaluate, Evaluation
+from p8seg.inference import run_predict, load_model, predict
 from p8seg.labels import CATEGORY_NAMES
 
 
@@ -36,7 +37,7 @@ def test_run_evaluate_writes_table_and_figures(setup, capsys):
 
 def test_evaluate_matches_predict_at_full_resolution(setup):
     "The split matrix is the sum of per-image matrices of `predict`'s full-size masks."
-    from p8seg.evaluate import category_confusion
+    from p8seg.metrics import category_confusion
     from p8seg.data import read_label_ids
     tmp, root, model_path = setup
     model = load_model(model_path)

@@ -13,8 +13,9 @@ from p8seg.synth import make_synthetic_cityscapes
 from p8seg.sources import load_file_paths
 
 from p8seg.data import read_image
-from p8seg.evaluate import load_model, predict, run_predict, evaluate
-from p8seg.export import run_export, export_model, TFLiteModel, tflite_predict
+from p8seg.evaluate import evaluate
+from p8seg.inference import load_model, predict, run_predict, TFLiteModel
+from p8seg.export import run_export, export_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def test_run_export_every_variant(setup, capsys):
     assert isinstance(lite, TFLiteModel)
     np.testing.assert_allclose(lite.predict_on_batch(np.stack([np.zeros((32, 64, 3), np.float32),
                                                                np.ones((32, 64, 3), np.float32)])), ref, atol=1e-4)
-    assert [m.shape for m in tflite_predict(paths["int8"], images)] == [(64, 128)] * 2
+    assert [m.shape for m in predict(TFLiteModel(paths["int8"]), images, batch_size=1)] == [(64, 128)] * 2
     assert evaluate(lite, root, "val").confusion.sum() == evaluate(keras, root, "val").confusion.sum()
     written = run_predict(paths["float16"], images and load_file_paths(root, "val")[0][:1], tmp / "pred")
     assert len(written) == 3
