@@ -47,16 +47,22 @@ def parse_img_size(text: str, # "HxW" (e.g. "256x512") or one number for a squar
 # %% ../nbs/01_config.ipynb #4fd5c5e6
 def check_input_size(input_size, # (height, width, channels)
                      divisor: int, # H and W must be multiples of this
-                     name: str = "model", # named in the error
-                    ) -> tuple: # (h, w, c) as ints
-    "Check an input size for a network that needs H and W divisible by `divisor`; errors suggest valid sizes."
-    if len(input_size) != 3: raise ValueError(f"{name}: input_size must be (height, width, channels), got {input_size}")
-    h, w, c = (int(v) for v in input_size)
-    if h % divisor or w % divisor:
-        hs = sorted({h // divisor * divisor or divisor, -(-h // divisor) * divisor})
-        ws = sorted({w // divisor * divisor or divisor, -(-w // divisor) * divisor})
-        raise ValueError(f"{name}: input size {h}x{w} (height x width) is not a multiple of {divisor}; "
-                         f"use e.g. {hs[0]}x{ws[0]} or {hs[-1]}x{ws[-1]}")
+                     arch: str = "model", # name used in the error message
+                    ) -> tuple[int, int, int]:
+    "Validate `input_size` for an encoder-decoder that needs H, W divisible by `divisor`; return it as ints."
+    try:
+        h, w, c = input_size
+        if not all(float(v).is_integer() for v in (h, w, c)): raise ValueError
+        h, w, c = int(h), int(w), int(c)
+    except (TypeError, ValueError):
+        raise ValueError(f"{arch}: input_size must be (height, width, channels) integers, got {input_size!r}") from None
+    if min(h, w, c) <= 0: raise ValueError(f"{arch}: input_size must be positive, got {input_size!r}")
+    bad = [f"{name}={v}" for name, v in (("height", h), ("width", w)) if v % divisor]
+    if bad:
+        near = lambda v: sorted({max(divisor, v // divisor * divisor), -(-v // divisor) * divisor})
+        hs, ws = near(h), near(w)
+        raise ValueError(f"{arch}: input size {h}x{w} (height x width) is not supported: {', '.join(bad)} "
+                         f"is not a multiple of {divisor}; use e.g. {hs[0]}x{ws[0]} or {hs[-1]}x{ws[-1]}")
     return h, w, c
 
 # %% ../nbs/01_config.ipynb #55bb98c6
