@@ -156,7 +156,7 @@ def _model_outputs(model, images, batch_size):
 
 def mask_from_probabilities(probs:np.ndarray, # (h, w, C) probabilities at the model's size
                             size:tuple,       # (H, W) of the photo
-                            strip_bytes:int=64 * 2**20 # memory for one strip of full-size probabilities
+                            strip_bytes:int=16 * 2**20 # size of one strip of full-size probabilities (the work needs ~4x this)
                            ) -> np.ndarray:   # uint8 (H, W) argmax of the bilinearly resized probabilities
     "Category mask at the photo's size (`resize_probabilities` then argmax) in strips of rows, so a big photo costs little memory."
     probs = np.asarray(probs, np.float32)
