@@ -15,7 +15,7 @@ from .sources import detect_source, load_file_paths
 from .synth import default_data_root
 from .data import read_image, read_label_ids, resize_image
 from .metrics import category_confusion, scores_from_confusion, scores_table
-from .inference import model_input_size, predict_probabilities, predict, load_model
+from .inference import model_input_size, predict_probabilities, predict, load_model, read_photo, check_output_dir
 
 # %% auto #0
 __all__ = ['category_table', 'Evaluation', 'check_eval_split', 'evaluate', 'plot_confusion', 'plot_predictions', 'trained_on',
@@ -70,7 +70,7 @@ def evaluate(model,                # Keras model, or anything with `input_shape`
     rows = []
     for start in range(0, len(image_paths), batch_size):
         chunk = list(zip(image_paths[start:start + batch_size], label_paths[start:start + batch_size]))
-        images = [read_image(p) for p, _ in chunk]
+        images = [read_photo(p) for p, _ in chunk]
         gts = [read_label_ids(p) for _, p in chunk]
         for (image_path, label_path), image, gt in zip(chunk, images, gts):
             if gt.shape != image.shape[:2]:
@@ -142,10 +142,10 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
     "Evaluate a saved model: print the per-category table; write scores, confusion figure and worst images to `out_dir`."
     import matplotlib.pyplot as plt
     check_eval_split(split)
+    out_dir = check_output_dir(out_dir)             # before the model and the scoring, not after
     model = load_model(model_path)
     data = default_data_root() if data is None else Path(data)
     ev = evaluate(model, data, split, full_res=full_res, batch_size=batch_size, limit=limit)
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     table = ev.table
     print(f"{model_path} ({trained_on(model_path)}) scored on {ev.source} data {data} [{split}], "
           f"{len(ev.per_image)} images, official category rules:")
@@ -157,7 +157,7 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
     worst = ev.per_image.sort_values("miou").head(n_worst)
     written = ["scores.csv", "per_image.csv", "confusion.png"]
     if len(worst):
-        images = [read_image(p) for p in worst.image]
+        images = [read_photo(p) for p in worst.image]
         truths = [detect_source(data).remap(read_label_ids(p)) for p in worst.labels]
         fig = plot_predictions(images, truths, predict(model, images, batch_size),
                                [f"{Path(p).name} (mIoU {m:.3f})" for p, m in zip(worst.image, worst.miou)])

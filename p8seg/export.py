@@ -10,16 +10,16 @@ import numpy as np
 import pandas as pd
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import tensorflow as tf
-from .config import QUANTIZE_MODES, EXPORT_FORMATS
+from .config import QUANTIZE_MODES, EXPORT_FORMATS, P8segError
 from .sources import load_file_paths
 from .synth import default_data_root
 from .data import read_image
-from .inference import model_input_size, prepare_image, load_model, predict, TFLiteModel
+from .inference import model_input_size, prepare_image, load_model, predict, TFLiteModel, check_output_dir
 from .evaluate import evaluate
 
 # %% auto #0
-__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_bytes', 'export_model', 'export_parity', 'default_export_path',
-           'run_export']
+__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_bytes', 'check_exportable', 'export_model', 'export_parity',
+           'default_export_path', 'run_export']
 
 # %% ../nbs/16_export.ipynb #7da1cfb3
 def calibration_images(data_root,        # dataset root in the Cityscapes layout
@@ -59,7 +59,14 @@ def tflite_bytes(model,                  # a Keras model
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 
-# %% ../nbs/16_export.ipynb #f9ddaa21
+# %% ../nbs/16_export.ipynb #d3349ffd
+def check_exportable(model_path # the model to export
+                    ):
+    "Refuse a `.tflite` file as the source of an export (only a Keras model converts), naming it and the way out."
+    if Path(model_path).suffix.lower() == ".tflite":
+        raise P8segError(f"{model_path} is a .tflite file, which cannot be exported again: export the Keras model it "
+                         "came from (.keras, .h5 or SavedModel folder); the .tflite runs as is with p8seg predict/evaluate")
+
 def export_model(model_or_path,          # a Keras model or a saved model path (see `p8seg.evaluate.load_model`)
                  out,                    # output: a folder for "savedmodel", a `.tflite` file for "tflite"
                  format:str="savedmodel",# "savedmodel" or "tflite"
@@ -73,9 +80,11 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     if format == "savedmodel" and quantize != "none":
         raise ValueError(f"quantize={quantize!r} needs format='tflite' (a SavedModel keeps float32 weights)")
+    if isinstance(model_or_path, (str, Path)): check_exportable(model_or_path)
     model = load_model(model_or_path) if isinstance(model_or_path, (str, Path)) else model_or_path
-    if isinstance(model, TFLiteModel): raise ValueError("export_model needs a Keras model, got a .tflite file")
+    if isinstance(model, TFLiteModel): raise P8segError("export_model needs a Keras model, got a .tflite model")
     out = Path(out)
+    check_output_dir(out if format == "savedmodel" else out.parent)
     if format == "savedmodel":
         model.save(str(out), save_format="tf", include_optimizer=False)
         return out
@@ -105,7 +114,7 @@ def export_parity(model,               # the Keras model
                      "ok": bool(gap <= PARITY_TOLERANCE[mode])})
     return pd.DataFrame(rows).set_index("model")
 
-# %% ../nbs/16_export.ipynb #ad81e784
+# %% ../nbs/16_export.ipynb #42d696b0
 def default_export_path(model_path, format:str="savedmodel", quantize:str="none") -> Path:
     "Where `run_export` writes when no output is given: next to the model."
     model_path = Path(model_path)
@@ -128,8 +137,10 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
     "Export a saved model; print where it went and its size (and the parity table with `check`)."
     if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
-    model = load_model(model_path)
+    check_exportable(model_path)
     out = default_export_path(model_path, format, quantize) if out is None else Path(out)
+    check_output_dir(out if format == "savedmodel" else out.parent)
+    model = load_model(model_path)
     needs_data = quantize == "int8" or (check and format == "tflite")
     data = (default_data_root() if data is None else Path(data)) if needs_data else data
     path = export_model(model, out, format, quantize, data_root=data, n_calib=n_calib)
