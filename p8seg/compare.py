@@ -19,8 +19,8 @@ from .metrics import confusion_matrix, scores_from_confusion, predict_categories
 from .models import build_model
 from .distribute import get_strategy, is_chief
 from .tracking import setup_mlflow, end_stale_runs, comparison_id
-from .train import (train, check_data, folder_lock, run_dir_of, result_key, write_json_atomic, set_seed,
-                         weights_digest)
+from .files import folder_lock, write_json_atomic
+from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
 from .stats import paired_bootstrap, conclusion, display_table
 
 # %% auto #0

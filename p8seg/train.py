@@ -4,13 +4,14 @@
 
 # %% ../nbs/11_train.ipynb #2ff0023a
 from __future__ import annotations
-import contextlib, dataclasses, datetime, hashlib, json, os, shutil, socket, tempfile, threading, time
+import contextlib, dataclasses, hashlib, json, os, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
 import tensorflow as tf
 from .config import TrainConfig, P8segError
+from .files import folder_lock, write_json_atomic, json_default
 from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .sources import detect_source, load_file_paths
 from .synth import default_data_root
@@ -22,10 +23,10 @@ from .distribute import get_strategy, mixed_precision, strategy_params, is_chief
 from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 
 # %% auto #0
-__all__ = ['LOCK_NAME', 'HOLDOUT_FRACTION', 'train', 'TrainResult', 'run_dir_of', 'folder_lock', 'write_json_atomic', 'set_seed',
-           'op_determinism', 'data_root', 'check_data', 'holdout_split', 'RunData', 'run_data', 'float_batches',
-           'EpochScorer', 'NaNGuard', 'result_key', 'RunBackup', 'save_backup', 'load_backup', 'restore_backup',
-           'delete_backup', 'weights_digest', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
+__all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'run_dir_of', 'set_seed', 'op_determinism', 'data_root', 'check_data',
+           'holdout_split', 'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'result_key',
+           'RunBackup', 'save_backup', 'load_backup', 'restore_backup', 'delete_backup', 'weights_digest',
+           'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -78,75 +79,6 @@ class TrainResult:
 def run_dir_of(config: TrainConfig) -> Path:
     "The folder of `config`'s run: `<out>/runs/<loss>/seed<seed>`."
     return Path(config.out) / "runs" / config.loss / f"seed{config.seed}"
-
-# %% ../nbs/11_train.ipynb #730d1ef1
-LOCK_NAME = ".p8seg.lock"
-
-def _pid_alive(pid: int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True
-    return True
-
-def _lock_holder(path: Path) -> dict | None:
-    try: return json.loads(path.read_text())
-    except (OSError, ValueError): return None
-
-@contextlib.contextmanager
-def folder_lock(out, # the output folder to hold
-                stale_after: float = 120.0, # seconds without a touch after which another machine's lock is stale
-                heartbeat: float = 30.0, # seconds between touches while held
-               ):
-    "Hold `<out>/.p8seg.lock` for the block; refuse if a live process holds it, take over a dead one's lock."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    path, host, pid = out / LOCK_NAME, socket.gethostname(), os.getpid()
-    me = {"pid": pid, "host": host, "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
-    holder = _lock_holder(path)
-    if holder and (holder.get("pid"), holder.get("host")) == (pid, host):
-        yield path; return                                                   # nested: this process holds it
-    tmp = out / f".p8seg.lock.{host}.{pid}.tmp"
-    tmp.write_text(json.dumps(me))
-    try:
-        try: os.link(tmp, path)
-        except FileExistsError:
-            holder = _lock_holder(path) or {}
-            age = time.time() - path.stat().st_mtime if path.exists() else float("inf")
-            same_host = holder.get("host") == host
-            alive = _pid_alive(int(holder.get("pid", -1))) if same_host else age < stale_after
-            if alive:
-                raise P8segError(f"{out.resolve()} is in use by process {holder.get('pid')} on {holder.get('host')} "
-                                 f"(started {holder.get('started')}): wait for it to finish, stop it, or use another --out") from None
-            print(f"p8seg: taking over the lock of {out} left by process {holder.get('pid')} on {holder.get('host')} "
-                  f"(started {holder.get('started')}), which has stopped")
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    stop = threading.Event()
-    def touch():
-        while not stop.wait(heartbeat):
-            with contextlib.suppress(OSError): os.utime(path)
-    beat = threading.Thread(target=touch, daemon=True); beat.start()
-    try: yield path
-    finally:
-        stop.set(); beat.join()
-        if (_lock_holder(path) or {}).get("pid") == pid: path.unlink(missing_ok=True)
-
-# %% ../nbs/11_train.ipynb #58a2ead4
-def _json_default(o):
-    if isinstance(o, np.generic): return o.item()
-    if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, Path): return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-def write_json_atomic(path, # destination file
-                      obj, # JSON-serialisable object (NaN allowed)
-                     ) -> Path:
-    "Write `obj` as JSON to `path` so that a reader sees either the old file or the complete new one."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
-    os.replace(tmp, path)
-    return path
 
 # %% ../nbs/11_train.ipynb #3c438c53
 def set_seed(seed: int, # seed for Python, NumPy and TensorFlow
@@ -264,7 +196,7 @@ class NaNGuard(tf.keras.callbacks.TerminateOnNaN):
         if loss is not None and not np.isfinite(float(loss)): self.terminated = True
         super().on_batch_end(batch, logs)
 
-# %% ../nbs/11_train.ipynb #b31070c4
+# %% ../nbs/11_train.ipynb #c0c0f3b4
 _NOT_RESULT_FIELDS = ("verbose", "tracking_uri", "experiment", "out")
 
 def result_key(config: TrainConfig) -> dict:
@@ -296,7 +228,7 @@ def save_backup(run_dir, model, meta: dict):
     run_dir = Path(run_dir); final, old = run_dir / "backup", run_dir / "backup.old"
     tmp = Path(tempfile.mkdtemp(prefix=".backup-", dir=run_dir))
     tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(str(tmp / "state"))
-    (tmp / "meta.json").write_text(json.dumps(meta, default=_json_default))
+    (tmp / "meta.json").write_text(json.dumps(meta, default=json_default))
     if final.exists(): final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
