@@ -1,4 +1,4 @@
-"""Input-pipeline benchmark: the seed project's per-batch loading against `p8seg.data.make_dataset`.
+"""Input-pipeline benchmark: the original Projet 8 notebook's per-batch loading against `p8seg.data.make_dataset`.
 
     python benchmarks/bench_data.py [--n 32] [--batch-size 16] [--size 256 256] [--warm-epochs 3]
 
@@ -61,9 +61,9 @@ def file_pairs(root: Path):
     return load_file_paths(root, "train")
 
 
-# ---------------------------------------------------------------- the seed's way
+# ---------------------------------------------------------------- the original notebook's way
 def remap_loop(mask: np.ndarray) -> np.ndarray:
-    "The seed's remap: one boolean mask per labelId."
+    "The original notebook's remap: one boolean mask per labelId."
     out = np.zeros_like(mask)
     for label_id, category in class_to_group.items():
         out[mask == label_id] = category
@@ -71,7 +71,7 @@ def remap_loop(mask: np.ndarray) -> np.ndarray:
 
 
 def seed_batch(image_paths, mask_paths, img_size):
-    "One batch the seed's way: decode full-res PNGs, resize, loop remap, float32 one-hot."
+    "One batch the original notebook's way: decode full-res PNGs, resize, loop remap, float32 one-hot."
     h, w = img_size
     images, masks = [], []
     for image_path, mask_path in zip(image_paths, mask_paths):
@@ -137,7 +137,7 @@ def time_remap(mask_paths, repeats=5):
 
 # ---------------------------------------------------------------- main
 def seed_epoch_one_core(image_paths, mask_paths, img_size, batch_size):
-    "The seed epoch with this thread pinned to one CPU and OpenCV single-threaded."
+    "The original notebook's epoch with this thread pinned to one CPU and OpenCV single-threaded."
     all_cpus, cv2_threads = os.sched_getaffinity(0), cv2.getNumThreads()
     os.sched_setaffinity(0, {min(all_cpus)}); cv2.setNumThreads(1)
     try: return run_seed_epoch(image_paths, mask_paths, img_size, batch_size)
