@@ -108,24 +108,27 @@ def main():
     vx, _ = to_training_size(val_photos, val_masks, args.size)
     print(f"train {x.shape}, val {vx.shape} -> scored at {val_masks.shape[1:]}", flush=True)
     bs, rows = args.batch_size, []
+    def row(name, value):
+        rows.append((name, value)); print(f"{name}: mIoU(7) {value:.3f}", flush=True)
 
     model, epoch_s = train("unet_mini", x, y, args)
     weights = model.get_weights()
-    rows.append(("unet_mini, Keras moving statistics (momentum 0.99)",
-                 miou7([model(b, training=False).numpy() for b in batches(vx, bs)], val_masks)))
-    rows.append(("unet_mini, batch statistics (training-mode forward, val batches of 8)",
-                 miou7([model(b, training=True).numpy() for b in batches(vx, bs)], val_masks)))
+    row("unet_mini, Keras moving statistics (momentum 0.99)",
+        miou7([model(b, training=False).numpy() for b in batches(vx, bs)], val_masks))
+    row("unet_mini, batch statistics (training-mode forward, val batches of 8)",
+        miou7([model(b, training=True).numpy() for b in batches(vx, bs)], val_masks))
     model.set_weights(weights)  # the training-mode forward moved the moving statistics
     t = time.time()
     n = reestimate_bn_stats(model, x, batch_size=bs)
     re_s = time.time() - t
-    rows.append((f"unet_mini, re-estimated (reestimate_bn_stats, {len(x)} train images, {n} batches)",
-                 miou7([model(b, training=False).numpy() for b in batches(vx, bs)], val_masks)))
+    row(f"unet_mini, re-estimated (reestimate_bn_stats, {len(x)} train images, {n} batches)",
+        miou7([model(b, training=False).numpy() for b in batches(vx, bs)], val_masks))
     t = time.time(); reestimate_bn_stats(model, x, batch_size=bs); re_s2 = time.time() - t
+    print(f"reestimate_bn_stats: {re_s:.1f} s, again {re_s2:.1f} s; unet_mini epoch {epoch_s:.1f} s", flush=True)
     del model
 
     nobn, nobn_epoch_s = train("unet_mini_nobn", x, y, args)
-    rows.append(("unet_mini_nobn (no BatchNorm)", miou7([nobn(b, training=False).numpy() for b in batches(vx, bs)], val_masks)))
+    row("unet_mini_nobn (no BatchNorm)", miou7([nobn(b, training=False).numpy() for b in batches(vx, bs)], val_masks))
 
     print(f"\nCamVid train -> val, {args.size[0]}x{args.size[1]}, batch {bs}, Adam 1e-3, total loss, "
           f"{args.epochs} epochs, seed {args.seed}, model after the last epoch; mIoU over 7 categories (void left out), "
