@@ -1,15 +1,16 @@
 "Loading saved p8seg models in a fresh process (what `p8seg evaluate`/`export` do after training)."
-import subprocess, sys, textwrap
+import os, textwrap
 
 import numpy as np
 import pytest
 
 import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
+from conftest import run_python
 
 
 def run_py(code, cwd):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    "Run `code` in a fresh process, in folder `cwd` (the saved model's)."
+    return run_python(f"import os; os.chdir({str(cwd)!r})\n" + textwrap.dedent(code))
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,5 @@
 "Import-time guarantees of `p8seg/__init__.py`: environment for Keras 2, clear error when Keras 3 is loaded."
-import subprocess, sys
-
-
-def run_py(code):
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+from conftest import run_python as run_py
 
 
 def test_import_sets_keras2_environment():
