@@ -67,11 +67,18 @@ def main(argv=None, # arguments (default: sys.argv[1:])
     except KeyboardInterrupt:
         print("p8seg: interrupted (finished runs are kept: rerun the same command to resume)", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError) as e:
-        if os.environ.get("P8SEG_DEBUG"): raise
+    except Exception as e:
+        if not isinstance(e, (ValueError, OSError, RuntimeError)): e = _lost_worker(e) or e   # a TensorFlow collective error
+        if os.environ.get("P8SEG_DEBUG") or not isinstance(e, (ValueError, OSError, RuntimeError)): raise
         msg = " ".join(str(e).split()) or type(e).__name__
         print(f"p8seg: error: {msg}", file=sys.stderr)
         return 1
+
+def _lost_worker(error):
+    "`p8seg.distribute.lost_worker_error(error)` if TensorFlow is loaded (a worker of the cluster was lost), else None."
+    if "p8seg.distribute" not in sys.modules: return None
+    from p8seg.distribute import lost_worker_error
+    return lost_worker_error(error)
 
 # %% ../nbs/17_cli.ipynb #e3b8cffd
 def positive_int(text: str) -> int:
@@ -116,7 +123,8 @@ def add_training_arguments(p: argparse.ArgumentParser, out_default: str = "p8seg
     g.add_argument("--encoder-weights", choices=("imagenet",), default=None,
                    help="start the encoder from ImageNet weights (downloads them; default: random)")
     g.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
-                   help="tf.distribute strategy (default: one device)")
+                   help="tf.distribute strategy (default: one device); multiworker reads TF_CONFIG, and "
+                        "P8SEG_COLLECTIVE_TIMEOUT (seconds, default 300) bounds how long a worker waits for a lost one")
     g.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU only)")
     g = p.add_argument_group("outputs")
     g.add_argument("--out", default=out_default, metavar="DIR", help=f"output folder (default {out_default})")

@@ -15,7 +15,7 @@ from .losses import LOSSES, get_loss, loss_params, CUSTOM_OBJECTS
 from .metrics import ArgmaxMeanIoU, confusion_matrix, scores_from_confusion
 from .models import build_model, ARCHS, INPUT_DIVISOR, check_input_size, CUSTOM_OBJECTS as MODEL_OBJECTS
 from .data import make_dataset, default_data_root, load_file_paths
-from .distribute import get_strategy, set_mixed_precision, strategy_params, is_chief, replica_batch_size
+from .distribute import get_strategy, set_mixed_precision, strategy_params, is_chief, replica_batch_size, raise_lost_worker
 
 # %% auto #0
 __all__ = ['P8segError', 'TrainConfig', 'parse_img_size', 'set_seed', 'op_determinism', 'default_tracking_uri', 'tracking_uri_of',
@@ -379,7 +379,7 @@ def _isolated_run(config, initial_weights, mlflow_logging, strategy):
     run_dir.mkdir(parents=True, exist_ok=True)
     policy = tf.keras.mixed_precision.global_policy()
     try:
-        with op_determinism(config.deterministic):
+        with op_determinism(config.deterministic), raise_lost_worker():   # a lost worker: WorkerLostError naming it
             return _train(config, initial_weights, mlflow_logging, run_dir, strategy)
     finally: tf.keras.mixed_precision.set_global_policy(policy)   # models built later are not mixed precision
 
