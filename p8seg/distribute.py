@@ -216,7 +216,7 @@ _COLLECTIVE_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededErro
                       tf.errors.CancelledError)
 
 def lost_worker_error(error: Exception, # what a step raised
-                      tf_config: str | None = None, # TF_CONFIG text (default: the environment variable)
+                      tf_config: str | None = None, # TF_CONFIG text (default: the environment's, if `get_strategy` made a multiworker strategy of it)
                       timeout: float | None = None, # the collective timeout in effect (default: this process's strategy's)
                      ) -> WorkerLostError | None: # None when `error` is not a failed collective of a multi-worker cluster
     "A `WorkerLostError` naming the lost worker(s) (index and address from TF_CONFIG) for TensorFlow's failed-collective `error`."
@@ -224,6 +224,7 @@ def lost_worker_error(error: Exception, # what a step raised
     message = str(error)
     if not (isinstance(error, _COLLECTIVE_ERRORS) or "collective" in message.lower()): return None
     text = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
+    if tf_config is None and text not in _MULTIWORKER: return None   # no multiworker strategy in this process
     try: cfg = parse_tf_config(text)
     except ValueError: return None
     cluster, me = cfg["cluster"], (cfg["task"]["type"], cfg["task"]["index"])

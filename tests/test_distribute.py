@@ -299,7 +299,8 @@ def test_cli_compare_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
 # ---- a lost worker: the others stop within the collective timeout, naming it ----
 
 KEEP_TRAINING = """
-import sys, time
+import faulthandler, sys, time
+faulthandler.enable()   # a crash inside TensorFlow shows up in stderr
 from pathlib import Path
 import p8seg.distribute as d
 marker, timeout, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
@@ -353,7 +354,7 @@ def test_lost_worker_stops_the_other_within_the_timeout(tmp_path, mode):
     print(f"{mode}: worker 0 exited {noticed:.1f} s after worker 1 was lost")
     assert procs[0].returncode != 0
     last = err.strip().splitlines()[-1]
-    assert last.startswith("p8seg.distribute.WorkerLostError: "), err[-3000:]
+    assert last.startswith("p8seg.distribute.WorkerLostError: "), (procs[0].returncode, err[-3000:])
     if mode == "kill":
         assert f"lost worker 1 ({workers[1]}) of the multi-worker cluster" in last, last
     else:
