@@ -7,7 +7,7 @@ files and the same machine.
 
 * Data: a synthetic Cityscapes set at the real resolution, 1024x2048, made by
   `p8seg.data.make_synthetic_cityscapes` under `benchmarks/_data/` (gitignored) and reused.
-* Seed baseline, reproduced: for every batch, for every sample, decode the full-resolution image
+* Seed baseline, reproduced (`benchmarks/original_loader.py`): for every batch, for every sample, decode the full-resolution image
   and labelIds PNGs with OpenCV, resize to the training size, remap labelIds with a Python loop
   over the ids (`for id, cat in class_to_group.items(): out[mask == id] = cat`), one-hot to
   float32 with NumPy; one core (the process is pinned to one CPU and OpenCV to one thread).
@@ -27,7 +27,8 @@ import argparse, math, os, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path: sys.path.insert(0, str(REPO))
+for _p in (REPO, REPO / "benchmarks"):
+    if str(_p) not in sys.path: sys.path.insert(0, str(_p))
 
 import p8seg  # noqa: F401  (Keras 2 environment before anything loads TensorFlow)
 import cv2
@@ -38,20 +39,20 @@ FULL_SIZE = (1024, 2048)  # (height, width) of Cityscapes frames
 
 
 # ---------------------------------------------------------------- data
-def ensure_data(root: Path, n: int, seed: int = 0) -> Path:
-    "Make (or reuse) a synthetic full-resolution set with `n` train images under `root`."
+def ensure_data(root: Path, n: int, seed: int = 0, size=FULL_SIZE) -> Path:
+    "Make (or reuse) a synthetic set with `n` train images of `size` (default full resolution) under `root`."
     from p8seg.data import make_synthetic_cityscapes, load_file_paths
     try:
         images, masks = load_file_paths(root, "train")
-        if len(images) == n and cv2.imread(str(masks[0]), cv2.IMREAD_UNCHANGED).shape == FULL_SIZE:
-            print(f"data: reusing {n} train images at {FULL_SIZE[0]}x{FULL_SIZE[1]} in {root}")
+        if len(images) == n and cv2.imread(str(masks[0]), cv2.IMREAD_UNCHANGED).shape == tuple(size):
+            print(f"data: reusing {n} train images at {size[0]}x{size[1]} in {root}")
             return root
     except Exception:
         pass
     if root.exists(): shutil.rmtree(root)
     t0 = time.perf_counter()
-    make_synthetic_cityscapes(root, n_train=n, n_val=0, n_test=0, size=FULL_SIZE, seed=seed)
-    print(f"data: generated {n} train images at {FULL_SIZE[0]}x{FULL_SIZE[1]} in {root} "
+    make_synthetic_cityscapes(root, n_train=n, n_val=0, n_test=0, size=tuple(size), seed=seed)
+    print(f"data: generated {n} train images at {size[0]}x{size[1]} in {root} "
           f"({time.perf_counter() - t0:.1f} s, not part of any timing)")
     return root
 
@@ -61,28 +62,8 @@ def file_pairs(root: Path):
     return load_file_paths(root, "train")
 
 
-# ---------------------------------------------------------------- the original notebook's way
-def remap_loop(mask: np.ndarray) -> np.ndarray:
-    "The original notebook's remap: one boolean mask per labelId."
-    out = np.zeros_like(mask)
-    for label_id, category in class_to_group.items():
-        out[mask == label_id] = category
-    return out
-
-
-def seed_batch(image_paths, mask_paths, img_size):
-    "One batch the original notebook's way: decode full-res PNGs, resize, loop remap, float32 one-hot."
-    h, w = img_size
-    images, masks = [], []
-    for image_path, mask_path in zip(image_paths, mask_paths):
-        image = cv2.cvtColor(cv2.imread(str(image_path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        image = cv2.resize(image, (w, h)).astype(np.float32) / 255.0
-        mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
-        mask = remap_loop(mask)
-        images.append(image)
-        masks.append(np.eye(N_CATEGORIES, dtype=np.float32)[mask])
-    return np.stack(images), np.stack(masks)
+# ---------------------------------------------------------------- the original notebook's way (benchmarks/original_loader.py)
+from original_loader import remap_loop, load_batch as seed_batch  # noqa: E402
 
 
 def run_seed_epoch(image_paths, mask_paths, img_size, batch_size):

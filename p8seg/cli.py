@@ -71,11 +71,18 @@ def main(argv=None, # arguments (default: sys.argv[1:])
     except KeyboardInterrupt:
         print("p8seg: interrupted (finished runs are kept: rerun the same command to resume)", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError) as e:
-        if os.environ.get("P8SEG_DEBUG"): raise
+    except Exception as e:
+        if not isinstance(e, (ValueError, OSError, RuntimeError)): e = _lost_worker(e) or e   # a TensorFlow collective error
+        if os.environ.get("P8SEG_DEBUG") or not isinstance(e, (ValueError, OSError, RuntimeError)): raise
         msg = " ".join(str(e).split()) or type(e).__name__
         print(f"p8seg: error: {msg}", file=sys.stderr)
         return 1
+
+def _lost_worker(error):
+    "`p8seg.distribute.lost_worker_error(error)` if TensorFlow is loaded (a worker of the cluster was lost), else None."
+    if "p8seg.distribute" not in sys.modules: return None
+    from p8seg.distribute import lost_worker_error
+    return lost_worker_error(error)
 
 # %% ../nbs/17_cli.ipynb #e3b8cffd
 def add_config_arguments(p: argparse.ArgumentParser, # the subcommand's parser

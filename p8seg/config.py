@@ -123,7 +123,9 @@ class TrainConfig:
                                        metavar="URI")
     experiment: str = setting("p8seg", "MLflow experiment name", "outputs")
     verbose: int = setting(2, "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch", "outputs", cli=False)
-    strategy: str = setting("default", "tf.distribute strategy (default: one device)", "distribution", choices=STRATEGIES)
+    strategy: str = setting("default", "tf.distribute strategy: one device, all GPUs of this machine, or several "
+                            "machines (multiworker reads TF_CONFIG; P8SEG_COLLECTIVE_TIMEOUT, seconds, default 300, bounds "
+                            "how long a worker waits for a lost one)", "distribution", choices=STRATEGIES)
     mixed_precision: bool = setting(False, "mixed_float16 (GPU only)", "distribution")
     deterministic: bool = setting(True, "TensorFlow op determinism (same numbers on a rerun)", cli=False)
 

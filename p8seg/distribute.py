@@ -4,14 +4,16 @@
 
 # %% ../nbs/09_distribute.ipynb #e241d65e
 from __future__ import annotations
-import contextlib, json, os, warnings
+import contextlib, json, math, os, re, warnings
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
+from .config import STRATEGIES
 import numpy as np
 import tensorflow as tf
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'split_cpu', 'parse_tf_config', 'get_strategy', 'replica_batch_size', 'strategy_params', 'is_chief',
-           'one_step_check', 'mixed_precision']
+__all__ = ['DEFAULT_COLLECTIVE_TIMEOUT', 'split_cpu', 'parse_tf_config', 'resolve_collective_timeout', 'get_strategy',
+           'replica_batch_size', 'strategy_params', 'is_chief', 'one_step_check', 'mixed_precision', 'WorkerLostError',
+           'lost_worker_error', 'raise_lost_worker']
 
 # %% ../nbs/09_distribute.ipynb #c80042a4
 def split_cpu(n: int = 2, # number of logical CPU devices to create
@@ -58,10 +60,25 @@ def parse_tf_config(text: str | None = None, # TF_CONFIG JSON text; None reads t
     return cfg
 
 # %% ../nbs/09_distribute.ipynb #6d299d23
-STRATEGIES = ("default", "mirrored", "multiworker")
-_MULTIWORKER = {}  # TF_CONFIG text -> strategy: collective ops can be configured only once per process
+DEFAULT_COLLECTIVE_TIMEOUT = 300.0  # seconds
+_MULTIWORKER = {}  # TF_CONFIG text -> (strategy, collective timeout): collective ops can be configured only once per process
+
+def resolve_collective_timeout(seconds: float | None = None, # seconds; None: `P8SEG_COLLECTIVE_TIMEOUT`, else 300; 0: no timeout
+                      ) -> float: # the timeout in seconds (0: none)
+    "The multi-worker collective timeout: `seconds`, else the `P8SEG_COLLECTIVE_TIMEOUT` environment variable, else 300 s."
+    source = "collective_timeout"
+    if seconds is None:
+        text = os.environ.get("P8SEG_COLLECTIVE_TIMEOUT", "").strip()
+        if not text: return DEFAULT_COLLECTIVE_TIMEOUT
+        source = "P8SEG_COLLECTIVE_TIMEOUT"
+        try: seconds = float(text)
+        except ValueError: raise ValueError(f"{source} must be a number of seconds, got {text!r}") from None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{source} must be a number of seconds >= 0 (0: no timeout), got {seconds!r}")
+    return float(seconds)
 
 def get_strategy(name: str | tf.distribute.Strategy | None = "default", # "default", "mirrored" or "multiworker" (or a strategy, returned as is)
+                 collective_timeout: float | None = None, # multiworker: seconds a collective may wait for the other workers (see `resolve_collective_timeout`)
                 ) -> tf.distribute.Strategy:
     "The `tf.distribute` strategy called `name` (see the table above)."
     if isinstance(name, tf.distribute.Strategy): return name
@@ -76,17 +93,25 @@ def get_strategy(name: str | tf.distribute.Strategy | None = "default", # "defau
     if name == "multiworker":
         text = os.environ.get("TF_CONFIG")
         parse_tf_config(text)
-        if text not in _MULTIWORKER:
-            try: _MULTIWORKER[text] = tf.distribute.MultiWorkerMirroredStrategy()
-            except RuntimeError as e:
-                if "program startup" not in str(e): raise
-                raise RuntimeError("strategy 'multiworker' must be created before TensorFlow runs any op in this "
-                                   "process: call get_strategy('multiworker') first thing (before loading data or "
-                                   f"building models) ({e})") from e
-        return _MULTIWORKER[text]
+        timeout = resolve_collective_timeout(collective_timeout)
+        if text in _MULTIWORKER:
+            strategy, current = _MULTIWORKER[text]
+            if collective_timeout is not None and timeout != current:
+                raise ValueError(f"strategy 'multiworker' already exists in this process with a collective timeout of "
+                                 f"{current:g} s; it cannot be changed to {timeout:g} s (set it at the first call)")
+            return strategy
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout or None)
+        try: strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        except RuntimeError as e:
+            if "program startup" not in str(e): raise
+            raise RuntimeError("strategy 'multiworker' must be created before TensorFlow runs any op in this "
+                               "process: call get_strategy('multiworker') first thing (before loading data or "
+                               f"building models) ({e})") from e
+        _MULTIWORKER[text] = (strategy, timeout)
+        return strategy
     raise ValueError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
 
-# %% ../nbs/09_distribute.ipynb #8c5a4a4f
+# %% ../nbs/09_distribute.ipynb #47d29298
 def replica_batch_size(global_batch: int, # global batch size (the whole step, all replicas)
                        strategy: tf.distribute.Strategy | None = None, # default: the current strategy
                       ) -> int: # batch size of each replica
@@ -184,3 +209,53 @@ def mixed_precision(enabled: bool, # True: mixed_float16 (GPU only unless `force
     tf.keras.mixed_precision.set_global_policy(policy)
     try: yield policy
     finally: tf.keras.mixed_precision.set_global_policy(previous)
+
+# %% ../nbs/09_distribute.ipynb #dd86262d
+class WorkerLostError(RuntimeError):
+    "Another worker of the `multiworker` cluster died, hangs or cannot be reached: this worker cannot go on."
+
+_TASK = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
+_COLLECTIVE_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
+                      tf.errors.CancelledError)
+
+def lost_worker_error(error: Exception, # what a step raised
+                      tf_config: str | None = None, # TF_CONFIG text (default: the environment's, if `get_strategy` made a multiworker strategy of it)
+                      timeout: float | None = None, # the collective timeout in effect (default: this process's strategy's)
+                     ) -> WorkerLostError | None: # None when `error` is not a failed collective of a multi-worker cluster
+    "A `WorkerLostError` naming the lost worker(s) (index and address from TF_CONFIG) for TensorFlow's failed-collective `error`."
+    if not isinstance(error, tf.errors.OpError): return None
+    message = str(error)
+    if not (isinstance(error, _COLLECTIVE_ERRORS) or "collective" in message.lower()): return None
+    text = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
+    if tf_config is None and text not in _MULTIWORKER: return None   # no multiworker strategy in this process
+    try: cfg = parse_tf_config(text)
+    except ValueError: return None
+    cluster, me = cfg["cluster"], (cfg["task"]["type"], cfg["task"]["index"])
+    if timeout is None: timeout = _MULTIWORKER[text][1] if text in _MULTIWORKER else resolve_collective_timeout()
+    def name(task): return f"{task[0]} {task[1]} ({cluster[task[0]][task[1]]})"
+    named = {(job, int(i)) for job, i in _TASK.findall(message)
+             if job in cluster and int(i) < len(cluster[job]) and (job, int(i)) != me}
+    others = [(job, i) for job in cluster for i in range(len(cluster[job])) if (job, i) != me]
+    restart = ("restart the lost worker (or its machine) if it is down, then rerun the same command on every worker "
+               "(finished runs are kept and resume)")
+    if named:
+        lost = ", ".join(name(t) for t in sorted(named))
+        why = "stopped sending heartbeats" if "heartbeat" in message else "connection lost"
+        return WorkerLostError(f"lost {lost} of the multi-worker cluster ({why}); this worker, {name(me)}, stops too: "
+                               f"{restart}")
+    if isinstance(error, tf.errors.DeadlineExceededError) or "timeout" in message.lower() or "timed out" in message.lower():
+        return WorkerLostError(f"no answer from {', '.join(name(t) for t in others)} within the collective timeout "
+                               f"of {timeout:g} s: a worker died, hangs or cannot be reached; this worker, {name(me)}, "
+                               f"stops: {restart}; if steps legitimately take longer, raise P8SEG_COLLECTIVE_TIMEOUT")
+    first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    return WorkerLostError(f"a collective of the multi-worker cluster failed ({first[:200]}); this worker, {name(me)}, "
+                           f"stops: check the other workers ({', '.join(name(t) for t in others)}), {restart}")
+
+@contextlib.contextmanager
+def raise_lost_worker():
+    "Inside this block, a collective that fails because another worker was lost raises `WorkerLostError` instead."
+    try: yield
+    except tf.errors.OpError as e:
+        lost = lost_worker_error(e)
+        if lost is None: raise
+        raise lost from e

@@ -19,7 +19,7 @@ from .data import load_split, arrays_dataset, compute_class_weights, steps_per_e
 from .losses import get_loss, CUSTOM_OBJECTS
 from .metrics import ArgmaxMeanIoU, evaluate_scores
 from .models import build_model, reestimate_bn_stats, CUSTOM_OBJECTS as MODEL_OBJECTS
-from .distribute import get_strategy, mixed_precision, strategy_params, is_chief, replica_batch_size
+from .distribute import get_strategy, mixed_precision, strategy_params, is_chief, replica_batch_size, raise_lost_worker
 from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 
 # %% auto #0
@@ -277,8 +277,8 @@ def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_m
 def _isolated_run(config, root, initial_weights, mlflow_logging, strategy):
     "`_train` with op determinism and the dtype policy set for the run only."
     run_dir = run_dir_of(config); run_dir.mkdir(parents=True, exist_ok=True)
-    with op_determinism(config.deterministic), mixed_precision(config.mixed_precision):
-        return _train(config, root, initial_weights, mlflow_logging, run_dir, strategy)
+    with op_determinism(config.deterministic), mixed_precision(config.mixed_precision), raise_lost_worker():
+        return _train(config, root, initial_weights, mlflow_logging, run_dir, strategy)   # a lost worker: WorkerLostError
 
 def _mlflow_run(config, run_id, enabled):
     "The MLflow run of a training run: a new child of the active run, or the interrupted run resumed."
