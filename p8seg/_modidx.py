@@ -283,6 +283,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'p8seg.train.EpochScorer': ('train.html#epochscorer', 'p8seg/train.py'),
                              'p8seg.train.EpochScorer.__init__': ('train.html#epochscorer.__init__', 'p8seg/train.py'),
                              'p8seg.train.EpochScorer.on_epoch_end': ('train.html#epochscorer.on_epoch_end', 'p8seg/train.py'),
+                             'p8seg.train.EpochScorer.scored': ('train.html#epochscorer.scored', 'p8seg/train.py'),
                              'p8seg.train.NaNGuard': ('train.html#nanguard', 'p8seg/train.py'),
                              'p8seg.train.NaNGuard.__init__': ('train.html#nanguard.__init__', 'p8seg/train.py'),
                              'p8seg.train.NaNGuard.on_batch_end': ('train.html#nanguard.on_batch_end', 'p8seg/train.py'),

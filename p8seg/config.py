@@ -112,6 +112,8 @@ class TrainConfig:
     loss_params: dict = setting(help="hyper-parameters of the loss (its defaults if empty)", default_factory=dict, cli=False)
     class_weights: bool = setting(False, "weight the loss's classes by inverse frequency (ENet weights)")
     seed: int = setting(0, "seed of the initial weights, the data order and the augmentation", type=int)
+    score_every: int = setting(0, "also score the watched split every N epochs, for the learning curves (0: only when "
+                               "needed: every epoch with epoch_rule=holdout, else the last)", type=int, metavar="N")
     epoch_rule: str = setting("last", "which epoch's model is reported: the last, or the best on a held-out part of "
                               "the training split (never the reported split)", choices=EPOCH_RULES)
     arch: str = setting("unet_mini", "architecture", "model", choices=ARCHS)
@@ -152,6 +154,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1): bad(f"{name} must be an integer >= 1, got {value!r}")
         if not (self.learning_rate > 0): bad(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not (isinstance(self.score_every, int) and self.score_every >= 0): bad(f"score_every must be an integer >= 0, got {self.score_every!r}")
         if self.verbose not in (0, 1, 2): bad(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         return self
 

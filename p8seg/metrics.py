@@ -190,16 +190,20 @@ def predict_categories(model, # a segmentation model (softmax output)
                            for i in range(0, len(images), batch_size)])
 
 def evaluate_scores(model, # a segmentation model (softmax output)
-                    batches, # iterable of (float images, truth) batches; truth: one-hot, categories, or 255 = ignored
-                   ) -> dict: # `scores_from_confusion` of the whole split, plus "confusion" and "per_image" (N, 8, 8)
-    "Argmax scores of `model` from one confusion matrix over all batches, and each image's matrix."
-    per_image = []
-    for images, truth in batches:
-        pred = np.argmax(model(images, training=False).numpy(), axis=-1)
+                    batches, # iterable of (float images, truth[, loss truth]) batches; truth: one-hot, categories, or 255 = ignored
+                    loss=None, # a Keras loss: also return its mean over the images, on the third element of each batch
+                   ) -> dict: # `scores_from_confusion` of the whole split, plus "confusion", "per_image" (N, 8, 8)[, "loss"]
+    "Argmax scores of `model` from one confusion matrix over all batches, and each image's matrix (one forward pass)."
+    per_image, loss_sum = [], 0.0
+    for images, truth, *loss_truth in batches:
+        probs = model(images, training=False)
+        if loss is not None: loss_sum += float(loss(tf.one_hot(loss_truth[0], N_CATEGORIES), probs)) * len(probs)
+        pred = np.argmax(probs.numpy(), axis=-1)
         truth = np.asarray(truth)
         if truth.ndim == pred.ndim + 1: truth = np.argmax(truth, axis=-1)
         per_image += [confusion_matrix(t, p, N_CATEGORIES, ignore_index=255) for t, p in zip(truth, pred)]
     per_image = np.stack(per_image) if per_image else np.zeros((0, N_CATEGORIES, N_CATEGORIES), np.int64)
     scores = scores_from_confusion(per_image.sum(0))
     scores.update(confusion=per_image.sum(0), per_image=per_image)
+    if loss is not None: scores["loss"] = loss_sum / max(len(per_image), 1)
     return scores

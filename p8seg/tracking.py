@@ -91,7 +91,7 @@ class MlflowEpochLogger(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
         if mlflow.active_run() is None or not logs: return
-        mlflow.log_metrics({k: float(v) for k, v in logs.items() if np.isscalar(v) or np.ndim(v) == 0}, step=epoch)
+        mlflow.log_metrics({k: float(v) for k, v in logs.items() if np.ndim(v) == 0 and np.isfinite(v)}, step=epoch)
 
 def log_result(row: dict, # flat result row (numbers are logged as `eval_<name>`)
                status: str, # "finished" or "failed" (a failed run ends as FAILED)

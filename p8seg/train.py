@@ -162,29 +162,36 @@ def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs,
                    (val[0], val[2]))
 
 def float_batches(images, # uint8 (N, h, w, 3)
-                  masks=None, # uint8 (N, h, w) or None
+                  *arrays, # arrays with the same first dimension (masks), batched alongside
                   batch_size: int = 8):
-    "Batches of float images in [0, 1] (with their masks), in order."
+    "Batches of float images in [0, 1] (with the matching slices of `arrays`), in order."
     for i in range(0, len(images), batch_size):
         x = np.asarray(images[i:i + batch_size], np.float32) / 255.0
-        yield x if masks is None else (x, np.asarray(masks[i:i + batch_size]))
+        yield (x, *(np.asarray(a[i:i + batch_size]) for a in arrays)) if arrays else x
 
 # %% ../nbs/11_train.ipynb #b654972e
 class EpochScorer(tf.keras.callbacks.Callback):
-    "After every epoch: re-estimate BatchNorm statistics on the training images, score the watched split."
-    def __init__(self, data: RunData, batch_size: int):
+    "After the epochs that are scored: re-estimate BatchNorm statistics on the training images, score the watched split."
+    def __init__(self, data: RunData, config: TrainConfig):
         super().__init__()
-        self.data, self.batch_size, self.bn_time = data, batch_size, 0.0
+        self.data, self.config, self.bn_time = data, config, 0.0
+
+    def scored(self, epoch: int) -> bool:
+        "Whether epoch `epoch` (0-based) is scored: every epoch for the holdout rule, the last, and every `score_every`."
+        n, every = epoch + 1, self.config.score_every
+        return self.config.epoch_rule == "holdout" or n == self.config.epochs or bool(every and n % every == 0)
 
     def on_epoch_end(self, epoch, logs=None):
-        start = time.perf_counter()
-        reestimate_bn_stats(self.model, float_batches(self.data.train_images, batch_size=self.batch_size))
-        self.bn_time += time.perf_counter() - start
         name, images, masks, evaluated = self.data.watched
-        scores = evaluate_scores(self.model, float_batches(images, evaluated, self.batch_size))
-        losses = [float(self.model.loss(tf.one_hot(m, N_CATEGORIES), self.model(x, training=False))) * len(x)
-                  for x, m in float_batches(images, masks, self.batch_size)]
-        if logs is not None: logs.update({f"{name}_miou": scores["miou"], f"{name}_loss": sum(losses) / len(images)})
+        if not self.scored(epoch):
+            if logs is not None: logs.update({f"{name}_miou": float("nan"), f"{name}_loss": float("nan")})
+            return
+        start = time.perf_counter()
+        reestimate_bn_stats(self.model, float_batches(self.data.train_images, batch_size=self.config.batch_size))
+        self.bn_time += time.perf_counter() - start
+        scores = evaluate_scores(self.model, float_batches(images, evaluated, masks, batch_size=self.config.batch_size),
+                                 loss=self.model.loss)
+        if logs is not None: logs.update({f"{name}_miou": scores["miou"], f"{name}_loss": scores["loss"]})
 
 class NaNGuard(tf.keras.callbacks.TerminateOnNaN):
     "`TerminateOnNaN` that remembers whether it stopped the run (`.terminated`)."
@@ -304,7 +311,7 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
     logging = mlflow_logging and chief
     state = {k: backup[k] for k in ("epochs", "history", "train_time", "bn_time", "run_id")} if backup else \
             {"epochs": 0, "history": {}, "train_time": 0.0, "bn_time": 0.0, "run_id": None}
-    scorer, guard = EpochScorer(data, config.batch_size), NaNGuard()
+    scorer, guard = EpochScorer(data, config), NaNGuard()
     saver = RunBackup(run_dir, key, state)
     callbacks = [guard, scorer, BestCheckpoint(run_dir, config.epoch_rule, state), saver]
     if logging: callbacks.append(MlflowEpochLogger())
@@ -323,7 +330,7 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
         status, scores, epoch = ("failed", {}, None) if failed else ("finished", {}, reported_epoch(config, history))
         if not failed and config.epoch_rule == "holdout": model = load_model_file(run_dir / "best.keras")
         if not failed and chief:
-            scores = evaluate_scores(model, float_batches(*data.val, config.batch_size))
+            scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
             model.save(run_dir / "model.keras")
             write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": str(root),
                                                       "source": detect_source(root).name, "epoch": epoch})
