@@ -300,16 +300,3 @@ def default_data_root() -> Path:
     root = Path(env).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f"P8SEG_DATA={env} is not an existing folder; expected {LAYOUTS}")
     return root
-    root = cache_root()/f"synthetic-v{SYNTHETIC_VERSION}"
-    if root.is_dir(): return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
-    try:
-        print(f"p8seg: generating the synthetic Cityscapes set in {root} (once)", file=sys.stderr)
-        make_synthetic_cityscapes(tmp, **SYNTHETIC_DEFAULTS)
-        try: tmp.rename(root)
-        except OSError:
-            if not root.is_dir(): raise                                      # else another process won the race
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-    return root
