@@ -41,7 +41,8 @@ FULL_SIZE = (1024, 2048)  # (height, width) of Cityscapes frames
 # ---------------------------------------------------------------- data
 def ensure_data(root: Path, n: int, seed: int = 0, size=FULL_SIZE) -> Path:
     "Make (or reuse) a synthetic set with `n` train images of `size` (default full resolution) under `root`."
-    from p8seg.data import make_synthetic_cityscapes, load_file_paths
+    from p8seg.synth import make_synthetic_cityscapes
+    from p8seg.sources import load_file_paths
     try:
         images, masks = load_file_paths(root, "train")
         if len(images) == n and cv2.imread(str(masks[0]), cv2.IMREAD_UNCHANGED).shape == tuple(size):
@@ -58,7 +59,7 @@ def ensure_data(root: Path, n: int, seed: int = 0, size=FULL_SIZE) -> Path:
 
 
 def file_pairs(root: Path):
-    from p8seg.data import load_file_paths
+    from p8seg.sources import load_file_paths
     return load_file_paths(root, "train")
 
 

@@ -37,8 +37,9 @@ def main(argv=None):
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from p8seg.evaluate import load_model, model_input_size
-    from p8seg.export import tflite_bytes, TFLiteModel, calibration_images, QUANTIZE_MODES
+    from p8seg.inference import load_model, model_input_size, TFLiteModel
+    from p8seg.config import QUANTIZE_MODES
+    from p8seg.export import tflite_bytes, calibration_images
 
     if args.model: model = load_model(args.model)
     else:

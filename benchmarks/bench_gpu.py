@@ -148,7 +148,8 @@ def main(argv=None):
               "(run on a GPU machine; --tiny runs a tiny CPU version, --force-cpu the full one on the CPU)")
         return 0
     import tensorflow as tf
-    from p8seg.data import make_dataset, load_file_paths
+    from p8seg.data import make_dataset
+    from p8seg.sources import load_file_paths
     from bench_data import ensure_data
     from original_loader import DataGenerator
 

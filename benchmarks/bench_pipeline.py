@@ -83,7 +83,9 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
-    from p8seg.data import make_dataset, default_data_root
+    from p8seg.data import make_dataset
+
+    from p8seg.synth import default_data_root
     from p8seg.models import unet_mini
     try:
         from p8seg.losses import get_loss
