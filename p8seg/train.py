@@ -328,10 +328,12 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
         # the logged loss is reduced across workers: every worker takes the same decision here
         failed = guard.terminated or not all(np.isfinite(v) for v in history.get("loss", [np.nan]))
         status, scores, epoch = ("failed", {}, None) if failed else ("finished", {}, reported_epoch(config, history))
-        if not failed and config.epoch_rule == "holdout": model = load_model_file(run_dir / "best.keras")
+        if not failed:   # every worker saves (a distributed model's save reads its variables collectively) ...
+            if config.epoch_rule == "last": model.save(run_dir / "model.keras")
+            else: shutil.copy(run_dir / "best.keras", run_dir / "model.keras")
+            model = load_model_file(run_dir / "model.keras")   # ... and the reloaded copy is a plain, local model
         if not failed and chief:
             scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
-            model.save(run_dir / "model.keras")
             write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": str(root),
                                                       "source": detect_source(root).name, "epoch": epoch})
         result = TrainResult(config, model, history, status, epoch, state["train_time"], scores, run_dir,
