@@ -130,7 +130,7 @@ def print_comparison(table, config) -> None:
     print(f"MLflow:   {uri}\n          {mlflow_ui_command(uri)}")
 
 # %% ../nbs/17_cli.ipynb #6866f05e
-DEMO_SETTINGS = dict(img_size=(64, 128), batch_size=8, epochs=20, learning_rate=1e-3, score_every=4)
+DEMO_SETTINGS = dict(img_size=(64, 128), batch_size=8, epochs=8, learning_rate=1e-3, score_every=2)
 
 def _demo_arguments(p):
     p.add_argument("--out", default="p8seg_demo", metavar="DIR", help="output folder (default p8seg_demo)")
