@@ -27,6 +27,7 @@ def main():
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--class-weights", action="store_true")
     p.add_argument("--out", default=str(REPO / "results" / "camvid_best"))
+    p.add_argument("--n-calib", type=int, default=16, help="training images calibrating the int8 export")
     p.add_argument("--model", help="a model trained by p8seg (its run.json next to it): score and export it, no training")
     args = p.parse_args()
     from p8seg.train import train
@@ -54,7 +55,7 @@ def main():
         model, run_dir = result.model, result.run_dir
         source_line = "this script"
     keras_ev = evaluate(model, args.data, "val")                              # full 360x480, official rule
-    tflite = export_model(model, run_dir / "model_int8.tflite", "tflite", "int8", data_root=args.data)
+    tflite = export_model(model, run_dir / "model_int8.tflite", "tflite", "int8", data_root=args.data, n_calib=args.n_calib)
     int8_ev = evaluate(TFLiteModel(tflite), args.data, "val")
     rows = "\n".join(f"| {c} | {k:.3f} | {q:.3f} |" for c, k, q in
                      zip(keras_ev.table.index, keras_ev.table["iou"], int8_ev.table["iou"]) if c != "void")
@@ -67,7 +68,7 @@ def main():
             f"Scored on CamVid val (101 frames) at the full 360×480 with `p8seg evaluate`'s official rule "
             f"(Unlabelled left out):\n\n| category | IoU, Keras | IoU, int8 TFLite |\n|---|---|---|\n{rows}\n\n"
             f"**mIoU (7 categories): Keras {keras_ev.miou:.3f}, int8 TFLite {int8_ev.miou:.3f} "
-            f"(change {int8_ev.miou - keras_ev.miou:+.4f}).** The int8 file is {tflite.stat().st_size / 1e6:.2f} MB.\n")
+            f"(change {int8_ev.miou - keras_ev.miou:+.4f}, {args.n_calib} calibration images).** The int8 file is {tflite.stat().st_size / 1e6:.2f} MB.\n")
     Path(args.out, "README.md").write_text(text)
     Path(args.out, "scores.json").write_text(json.dumps({"keras_miou": keras_ev.miou, "int8_miou": int8_ev.miou,
         "train_time_min": train_min, "cpu_min": cpu_min, "settings": config.to_dict()}, indent=1))
