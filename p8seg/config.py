@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['LOSS_NAMES', 'ARCHS', 'INPUT_DIVISOR', 'STRATEGIES', 'ENCODER_WEIGHTS', 'EPOCH_RULES', 'EXPORT_FORMATS',
-           'QUANTIZE_MODES', 'cache_root', 'P8segError', 'parse_img_size', 'check_input_size', 'positive_int',
-           'positive_float', 'img_size', 'setting', 'TrainConfig']
+__all__ = ['LOSS_NAMES', 'ARCHS', 'INPUT_DIVISOR', 'STRATEGIES', 'ENCODER_WEIGHTS', 'EPOCH_RULES', 'LR_SCHEDULES',
+           'EXPORT_FORMATS', 'QUANTIZE_MODES', 'cache_root', 'P8segError', 'parse_img_size', 'check_input_size',
+           'positive_int', 'positive_float', 'group_names', 'img_size', 'setting', 'TrainConfig']
 
 # %% ../nbs/01_config.ipynb #a70f1125
 LOSS_NAMES = ("dice", "total", "iou", "tversky", "focal_tversky")   # `p8seg.losses.LOSSES`, in comparison order
@@ -20,6 +20,7 @@ INPUT_DIVISOR = {"unet_mini": 4, "unet_mini_nobn": 4, "unet": 32, "fpn": 32, "li
 STRATEGIES = ("default", "mirrored", "multiworker")                 # `p8seg.distribute.get_strategy`
 ENCODER_WEIGHTS = (None, "imagenet")                                # segmentation-models encoders
 EPOCH_RULES = ("last", "holdout")                                   # which epoch's model a run reports
+LR_SCHEDULES = ("constant", "cosine")                               # learning rate over the run
 EXPORT_FORMATS = ("savedmodel", "tflite")                           # `p8seg.export`
 QUANTIZE_MODES = ("none", "float16", "int8")                        # TFLite quantisation
 
@@ -80,6 +81,12 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"): raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
+def group_names(text: str) -> tuple:
+    "Comma-separated group names (`0006R0,0001TP`): where frames were filmed, see `p8seg.sources.frame_group`."
+    names = tuple(n.strip() for n in str(text).split(",") if n.strip())
+    if not names: raise argparse.ArgumentTypeError(f"expected group names separated by commas (e.g. 0006R0), got {text!r}")
+    return names
+
 def img_size(text: str) -> tuple:
     "An image size `HxW` (`parse_img_size` for argparse)."
     try: return parse_img_size(text)
@@ -104,10 +111,18 @@ class TrainConfig:
     data: str | None = setting(None, "data root: Cityscapes or CamVid layout (default: $P8SEG_DATA or the synthetic set)",
                                "data", metavar="DIR")
     img_size: tuple = setting((256, 256), "image size, height first", "data", type=img_size, metavar="HxW")
+    unseen: tuple = setting((), "groups of the train split held out as the 'unseen' split (CamVid sequence e.g. 0006R0, "
+                            "Cityscapes city): never trained on, never used for a decision, scored beside val", "data",
+                            type=group_names, metavar="G1,G2")
     augment: bool = setting(False, "augment the training images (flip, rotation, brightness/contrast, noise, blur)", "data")
+    random_scale: float = setting(0.0, "with --augment: random zoom by a factor in [1/(1+s), 1+s] with a random shift "
+                                  "(0: off)", "data", type=float, metavar="S")
     epochs: int = setting(10, "training epochs", type=positive_int)
     batch_size: int = setting(16, "global batch size (all replicas together)", type=positive_int)
     learning_rate: float = setting(1e-4, "Adam learning rate", flag="--lr", type=positive_float)
+    lr_schedule: str = setting("constant", "learning rate over the run: constant, or cosine decay to 0 over all steps",
+                               choices=LR_SCHEDULES)
+    warmup_epochs: int = setting(0, "epochs of linear warm-up from lr/10 before the cosine decay", type=int, metavar="N")
     loss: str = setting("total", "the training loss", choices=LOSS_NAMES)
     loss_params: dict = setting(help="hyper-parameters of the loss (its defaults if empty)", default_factory=dict, cli=False)
     class_weights: bool = setting(False, "weight the loss's classes by inverse frequency (ENet weights)")
@@ -137,6 +152,8 @@ class TrainConfig:
         if self.data is not None: self.data = str(self.data)
         self.out = str(self.out)
         self.loss_params = dict(self.loss_params or {})
+        if isinstance(self.unseen, str): self.unseen = self.unseen.split(",")
+        self.unseen = tuple(str(g).strip() for g in (self.unseen or ()) if str(g).strip())
         self.validate()
 
     def validate(self):
@@ -155,13 +172,18 @@ class TrainConfig:
             if not (isinstance(value, int) and value >= 1): bad(f"{name} must be an integer >= 1, got {value!r}")
         if not (self.learning_rate > 0): bad(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if not (isinstance(self.score_every, int) and self.score_every >= 0): bad(f"score_every must be an integer >= 0, got {self.score_every!r}")
+        if not 0 <= self.random_scale <= 3: bad(f"random_scale must be in [0, 3], got {self.random_scale!r}")
+        if self.random_scale and not self.augment: bad("random_scale needs augment=True (--augment)")
+        if not (isinstance(self.warmup_epochs, int) and 0 <= self.warmup_epochs < self.epochs):
+            bad(f"warmup_epochs must be an integer in [0, epochs), got {self.warmup_epochs!r}")
+        if self.warmup_epochs and self.lr_schedule != "cosine": bad("warmup_epochs needs lr_schedule='cosine'")
         if self.verbose not in (0, 1, 2): bad(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         return self
 
     def to_dict(self) -> dict:
         "Plain, JSON-serialisable dict of the fields."
         d = dataclasses.asdict(self)
-        d["img_size"] = list(self.img_size)
+        d["img_size"], d["unseen"] = list(self.img_size), list(self.unseen)
         return d
 
     @classmethod

@@ -176,6 +176,7 @@ def arrays_dataset(images,              # uint8 (N, h, w, 3) array (e.g. from `l
                    masks,               # uint8 (N, h, w) category masks
                    batch_size=16,       # samples per batch
                    augment=False,       # apply `p8seg.augment.augment_pair` to each sample
+                   random_scale=0.0,    # with `augment`: the zoom range of `p8seg.augment.make_augmentation`
                    shuffle=True,        # a new order at each epoch
                    seed=0,              # seed of the order and of the augmentation
                    one_hot=True,        # float32 one-hot masks (True) or uint8 category masks
@@ -197,7 +198,8 @@ def arrays_dataset(images,              # uint8 (N, h, w, 3) array (e.g. from `l
         return tf.data.Dataset.from_tensor_slices((order, sample_seeds))
     samples = _epoch_keys(seed, epochs, first_epoch).flat_map(one_epoch)
     if augment:
-        def fetch(i, sample_seed): return augment_pair(np.asarray(images[i]), np.asarray(masks[i]), sample_seed)
+        def fetch(i, sample_seed): return augment_pair(np.asarray(images[i]), np.asarray(masks[i]), sample_seed,
+                                                       random_scale=random_scale)
         def fetch_tf(i, sample_seed):
             image, mask = tf.numpy_function(fetch, [i, sample_seed], [tf.uint8, tf.uint8], stateful=False)
             image.set_shape((h, w, 3)); mask.set_shape((h, w))

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import cv2
 from .labels import N_CATEGORIES, CATEGORY_NAMES, VOID, colorize
-from .sources import detect_source, load_file_paths
+from .config import P8segError
+from .sources import detect_source, load_file_paths, frame_group
 from .synth import default_data_root
 from .data import read_image, read_label_ids, resize_image
 from .metrics import category_confusion, scores_from_confusion, scores_table
@@ -19,7 +20,7 @@ from .inference import model_input_size, predict_probabilities, predict, load_mo
 
 # %% auto #0
 __all__ = ['category_table', 'Evaluation', 'check_eval_split', 'evaluate', 'plot_confusion', 'plot_predictions', 'trained_on',
-           'run_evaluate']
+           'unseen_groups', 'run_evaluate']
 
 # %% ../nbs/15_evaluate.ipynb #17e19944
 def category_table(scores:dict,             # from `p8seg.metrics.scores_from_confusion`
@@ -41,6 +42,7 @@ class Evaluation:
     scores: dict            # `scores_from_confusion(confusion)`
     per_image: pd.DataFrame # one row per image: image, labels, miou, pixel_accuracy
     source: str = "cityscapes" # the data source that was scored
+    per_image_confusion: np.ndarray | None = None # (N, 8, 8) counts of each image (bootstrap intervals)
     @property
     def table(self) -> pd.DataFrame: return category_table(self.scores, self.confusion)
     @property
@@ -57,17 +59,21 @@ def evaluate(model,                # Keras model, or anything with `input_shape`
              split:str="val",      # split to score ("test" is refused)
              full_res:bool=True,   # score at the annotation's full size (True) or at the model's size
              batch_size:int=4,     # images per forward pass
-             limit:int|None=None   # score only the first `limit` images (quick checks)
+             limit:int|None=None,  # score only the first `limit` images (quick checks)
+             groups=None           # score only the frames of these groups (`p8seg.sources.frame_group`), e.g. the unseen ones
             ) -> Evaluation:
-    "Official-rule category scores of `model` on one split, with per-image mIoU."
+    "Official-rule category scores of `model` on one split (or its frames of some groups), with per-image mIoU."
     check_eval_split(split)
     source = detect_source(data_root)
     image_paths, label_paths = load_file_paths(data_root, split, source=source)
+    if groups:
+        inside = _group_indices(image_paths, groups, f"the {split} split of {data_root}")
+        image_paths, label_paths = [image_paths[i] for i in inside], [label_paths[i] for i in inside]
     if limit is not None: image_paths, label_paths = image_paths[:limit], label_paths[:limit]
     if not image_paths: raise ValueError(f"no images found for split {split!r} under {data_root}")
     size = model_input_size(model)
     total = np.zeros((N_CATEGORIES, N_CATEGORIES), np.int64)
-    rows = []
+    rows, matrices = [], []
     for start in range(0, len(image_paths), batch_size):
         chunk = list(zip(image_paths[start:start + batch_size], label_paths[start:start + batch_size]))
         images = [read_photo(p) for p, _ in chunk]
@@ -82,11 +88,18 @@ def evaluate(model,                # Keras model, or anything with `input_shape`
         probs = predict_probabilities(model, images, batch_size)
         for (image_path, label_path), prob, gt in zip(chunk, probs, gts):
             cm = category_confusion(gt, prob.argmax(-1).astype(np.uint8), source.category_lut, source.ignore_lut)
-            total += cm
+            total += cm; matrices.append(cm)
             s = scores_from_confusion(cm)
             rows.append({"image": str(image_path), "labels": str(label_path), "miou": s["miou"],
                          "pixel_accuracy": s["pixel_accuracy"]})
-    return Evaluation(total, scores_from_confusion(total), pd.DataFrame(rows), source.name)
+    return Evaluation(total, scores_from_confusion(total), pd.DataFrame(rows), source.name, np.stack(matrices))
+
+def _group_indices(paths, groups, where):
+    "Indices of the frames of `groups` (all of them may be asked for, unlike when holding groups out)."
+    found = [frame_group(p) for p in paths]
+    unknown = [g for g in groups if g not in found]
+    if unknown: raise P8segError(f"unknown group(s) {', '.join(unknown)} in {where}; its groups are {', '.join(sorted(set(found)))}")
+    return [i for i, g in enumerate(found) if g in groups]
 
 # %% ../nbs/15_evaluate.ipynb #ec5a529b
 def plot_confusion(confusion:np.ndarray, # (8, 8) counts, rows = truth
@@ -129,6 +142,15 @@ def trained_on(model_path) -> str:
         return f"trained on {run.get('source', 'unknown')} data {run.get('data') or '(default)'}"
     return "training data unknown: no run.json next to the model"
 
+def unseen_groups(model_path) -> tuple:
+    "The groups of the train split that the model's run held out as unseen (its `run.json`), () if none or no `run.json`."
+    path = Path(model_path)
+    for candidate in (path.parent / "run.json", path.with_suffix("").parent / "run.json"):
+        try: run = json.loads(candidate.read_text())
+        except (OSError, ValueError): continue
+        return tuple((run.get("config") or {}).get("unseen") or ())
+    return ()
+
 # %% ../nbs/15_evaluate.ipynb #c2f44f45
 def run_evaluate(model_path,            # saved model (see `load_model`)
                  data=None,             # data root of any source; None: `p8seg.synth.default_data_root()`
@@ -138,16 +160,32 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
                  n_worst:int=4,         # how many of the worst images to draw
                  batch_size:int=4,
                  limit:int|None=None    # score only the first `limit` images
-                ) -> Evaluation:
+                ) -> Evaluation:        # the evaluation of `split` ("unseen": the run's unseen groups of train; with
+                                        # "val", those are scored too, printed first, and written to scores_unseen.csv)
     "Evaluate a saved model: print the per-category table; write scores, confusion figure and worst images to `out_dir`."
     import matplotlib.pyplot as plt
     check_eval_split(split)
+    held = unseen_groups(model_path)
+    if split == "unseen" and not held:
+        raise P8segError(f"{model_path}: its run.json names no unseen groups (train it with --unseen GROUPS), so there is "
+                         "no 'unseen' split to score")
     out_dir = check_output_dir(out_dir)             # before the model and the scoring, not after
     model = load_model(model_path)
     data = default_data_root() if data is None else Path(data)
-    ev = evaluate(model, data, split, full_res=full_res, batch_size=batch_size, limit=limit)
+    splits = {"unseen": ("train", held)} if split == "unseen" else {split: (split, None)}
+    if split == "val" and held: splits["unseen"] = ("train", held)  # the new-street score beside val
+    evs = {name: evaluate(model, data, s, full_res=full_res, batch_size=batch_size, limit=limit, groups=g)
+           for name, (s, g) in splits.items()}
+    if split == "val" and held:
+        unseen = evs["unseen"]
+        print(f"{model_path} on the unseen streets ({', '.join(held)}, frames of the train split never trained on), "
+              f"{len(unseen.per_image)} images:")
+        print(unseen.table.to_string(float_format=lambda v: f"{v:.4f}"))
+        unseen.table.to_csv(out_dir / "scores_unseen.csv")
+    ev = evs[split]
     table = ev.table
-    print(f"{model_path} ({trained_on(model_path)}) scored on {ev.source} data {data} [{split}], "
+    where = f"{split}: groups {', '.join(held)} of train" if split == "unseen" else split
+    print(f"{model_path} ({trained_on(model_path)}) scored on {ev.source} data {data} [{where}], "
           f"{len(ev.per_image)} images, official category rules:")
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"pixel accuracy {ev.scores['pixel_accuracy']:.4f}")
@@ -163,8 +201,11 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
                                [f"{Path(p).name} (mIoU {m:.3f})" for p, m in zip(worst.image, worst.miou)])
         fig.savefig(out_dir / "worst.png", dpi=100); plt.close(fig)
         written.append("worst.png")
-    (out_dir / "report.json").write_text(json.dumps({"model": str(model_path), "trained_on": trained_on(model_path),
-        "scored_on": {"source": ev.source, "root": str(data), "split": split}, "miou": ev.miou, "images": len(ev.per_image)}, indent=1))
+    report = {"model": str(model_path), "trained_on": trained_on(model_path),
+              "scored_on": {"source": ev.source, "root": str(data), "split": split}, "miou": ev.miou, "images": len(ev.per_image)}
+    if "unseen" in evs: report["unseen"] = {"groups": list(held), "miou": evs["unseen"].miou, "images": len(evs["unseen"].per_image)}
+    if split == "val" and held: written.append("scores_unseen.csv")
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
     written.append("report.json")
     print(f"wrote {', '.join(written)} in {out_dir}")
     return ev

@@ -18,8 +18,9 @@ from .inference import model_input_size, prepare_image, load_model, predict, TFL
 from .evaluate import evaluate
 
 # %% auto #0
-__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_bytes', 'check_exportable', 'export_model', 'export_parity',
-           'default_export_path', 'run_export']
+__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_converter', 'tflite_bytes', 'ChannelAffine', 'bn_scale_shift',
+           'relu_bn_pairs', 'fold_bn_scales', 'quantization_errors', 'output_error', 'check_exportable', 'export_model',
+           'export_parity', 'default_export_path', 'run_export', 'check_parity']
 
 # %% ../nbs/16_export.ipynb #7da1cfb3
 def calibration_images(data_root,        # dataset root in the Cityscapes layout
@@ -32,17 +33,24 @@ def calibration_images(data_root,        # dataset root in the Cityscapes layout
     pick = np.linspace(0, len(paths) - 1, min(n, len(paths))).round().astype(int)
     return [read_image(paths[i]) for i in sorted(set(pick))]
 
-def tflite_bytes(model,                  # a Keras model
-                 quantize:str="none",    # "none", "float16" or "int8"
-                 calib_images=None       # uint8 RGB images (int8 only)
-                ) -> bytes:              # the `.tflite` flat buffer
-    "Convert a Keras model with `tf.lite.TFLiteConverter`, optionally quantised (int8 keeps float32 input/output)."
+def tflite_converter(model,              # a Keras model
+                     quantize:str="none",    # "none", "float16" or "int8"
+                     calib_images=None,      # uint8 RGB images (int8 only)
+                     rewrite:bool=True,      # int8: convert `fold_bn_scales(model)` (the same function, int8-faithful)
+                     camera_input:bool=False # input: the camera's uint8 RGB frame (the /255 inside the model), not float [0, 1]
+                    ) -> tf.lite.TFLiteConverter: # set up, not yet run
+    "A `tf.lite.TFLiteConverter` for a batch of one image, optionally quantised (int8 keeps float32 output)."
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     h, w = model_input_size(model)
     if h is None or w is None: raise ValueError("TFLite export needs a model with a fixed input size (height, width)")
-    forward = tf.function(lambda image: model(image, training=False))
-    batch_of_one = forward.get_concrete_function(tf.TensorSpec([1, h, w, 3], tf.float32, name="image"))
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([batch_of_one], model)
+    graph = fold_bn_scales(model) if rewrite and quantize == "int8" else model
+    if camera_input:
+        forward = tf.function(lambda image: graph(tf.cast(image, tf.float32) / 255.0, training=False))
+        spec = tf.TensorSpec([1, h, w, 3], tf.uint8, name="image")
+    else:
+        forward = tf.function(lambda image: graph(image, training=False))
+        spec = tf.TensorSpec([1, h, w, 3], tf.float32, name="image")
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(spec)], graph)
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -50,14 +58,106 @@ def tflite_bytes(model,                  # a Keras model
         if calib_images is None or len(calib_images) == 0:
             raise ValueError("int8 quantisation needs calibration images (a few training images)")
         samples = [prepare_image(np.asarray(im), (h, w))[None] for im in calib_images]
+        if camera_input: samples = [np.round(s * 255).astype(np.uint8) for s in samples]
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([s] for s in samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.float32
+        converter.inference_input_type = tf.uint8 if camera_input else tf.float32
         converter.inference_output_type = tf.float32
+    return converter
+
+def tflite_bytes(model,                  # a Keras model
+                 quantize:str="none",    # "none", "float16" or "int8"
+                 calib_images=None,      # uint8 RGB images (int8 only)
+                 rewrite:bool=True,      # int8: convert `fold_bn_scales(model)` (the same function, int8-faithful)
+                 camera_input:bool=False # input: the camera's uint8 RGB frame (the /255 inside the model), not float [0, 1]
+                ) -> bytes:              # the `.tflite` flat buffer
+    "Convert a Keras model (`tflite_converter`) to a `.tflite` flat buffer."
+    converter = tflite_converter(model, quantize, calib_images, rewrite, camera_input)
     with warnings.catch_warnings():   # float input with int8 inside: the converter warns that it has no input stats
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
+
+
+# %% ../nbs/16_export.ipynb #cf0910ac
+class ChannelAffine(tf.keras.layers.Layer):
+    "Per-channel `sign * x + shift` (only the ADD when every sign is +1): a BatchNorm whose scale went into the convolution."
+    def __init__(self, sign, shift, **kwargs):
+        super().__init__(**kwargs)
+        self.sign, self.shift = np.asarray(sign, np.float32), np.asarray(shift, np.float32)
+    def call(self, x): return x + self.shift if np.all(self.sign == 1) else x * self.sign + self.shift
+    def get_config(self): return {**super().get_config(), "sign": self.sign.tolist(), "shift": self.shift.tolist()}
+
+def bn_scale_shift(bn # a BatchNormalization layer (inference mode: its moving statistics)
+                  ) -> tuple: # float64 (C,) scale s and shift t, so that bn(x) = s * x + t
+    "The per-channel affine map a BatchNormalization computes at inference."
+    n = bn.moving_mean.shape[0]
+    gamma = bn.gamma.numpy() if bn.scale else np.ones(n, np.float32)
+    beta = bn.beta.numpy() if bn.center else np.zeros(n, np.float32)
+    s = gamma.astype(np.float64) / np.sqrt(bn.moving_variance.numpy().astype(np.float64) + bn.epsilon)
+    return s, beta - s * bn.moving_mean.numpy()
+
+def _only(layers):
+    layers = layers if isinstance(layers, (list, tuple)) else [layers]
+    return layers[0] if len(layers) == 1 else None
+
+def relu_bn_pairs(model # a functional Keras model
+                 ) -> list: # [(conv, bn)] layer pairs
+    "The (Conv2D with ReLU, BatchNormalization) pairs where the BN's only input is the conv and the conv feeds only the BN."
+    pairs = []
+    for bn in model.layers:
+        if not isinstance(bn, tf.keras.layers.BatchNormalization) or list(np.ravel(bn.axis)) not in ([-1], [3]): continue
+        if len(bn._inbound_nodes) != 1: continue
+        conv = _only(bn._inbound_nodes[0].inbound_layers)
+        if type(conv) is not tf.keras.layers.Conv2D or conv.activation is not tf.keras.activations.relu: continue
+        if len(conv._inbound_nodes) != 1 or len(conv._outbound_nodes) != 1: continue
+        pairs.append((conv, bn))
+    return pairs
+
+def fold_bn_scales(model # a functional Keras model (not changed)
+                  ) -> tf.keras.Model: # the same function with every ReLU-then-BN scale moved into its convolution
+    "The int8-faithful rewrite: s*relu(z)+t -> sign(s)*relu(|s|z)+t for every `relu_bn_pairs` pair (the model itself if none)."
+    pairs = relu_bn_pairs(model)
+    if not pairs: return model
+    factors, affines = {}, {}
+    for conv, bn in pairs:
+        s, t = bn_scale_shift(bn)
+        factors[conv.name], affines[bn.name] = np.where(s != 0, np.abs(s), 1.0), (np.sign(s), t)
+    def clone(layer):
+        if layer.name in affines: return ChannelAffine(*affines[layer.name], name=layer.name, dtype=layer.dtype)
+        return layer.__class__.from_config(layer.get_config())
+    new = tf.keras.models.clone_model(model, clone_function=clone)
+    for old, fresh in zip(model.layers, new.layers):
+        if old.name in affines: continue
+        weights = old.get_weights()
+        if old.name in factors:                       # kernel (kh, kw, in, out) and bias (out,) times |s| per output channel
+            weights = [(w.astype(np.float64) * factors[old.name]).astype(np.float32) for w in weights]
+        fresh.set_weights(weights)
+    return new
+
+# %% ../nbs/16_export.ipynb #fb3c9795
+def quantization_errors(model,           # a Keras model
+                        calib_images,    # uint8 RGB images (calibration and debugging)
+                        rewrite:bool=True # the faithful graph (`fold_bn_scales`) or the plain one
+                       ) -> pd.DataFrame: # one row per quantised tensor: op, tensor, scale, rmse/scale, max error
+    "Per-tensor int8 error (`QuantizationDebugger`): where quantisation loses the most, worst first."
+    import io
+    h, w = model_input_size(model)
+    samples = [prepare_image(np.asarray(im), (h, w))[None] for im in calib_images]
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=tflite_converter(model, "int8", calib_images, rewrite), debug_dataset=lambda: ([s] for s in samples))
+    debugger.run()
+    buffer = io.StringIO(); debugger.layer_statistics_dump(buffer)
+    table = pd.read_csv(io.StringIO(buffer.getvalue()))
+    table["rmse/scale"] = np.sqrt(table["mean_squared_error"]) / table["scale"]
+    columns = ["op_name", "tensor_name", "num_elements", "scale", "rmse/scale", "max_abs_error"]
+    return table[columns].sort_values("rmse/scale", ascending=False).reset_index(drop=True)
+
+def output_error(model, tflite, images) -> float:
+    "The largest difference between the probabilities of `model` and of the `.tflite` file (path or bytes) on `images`."
+    lite, (h, w) = TFLiteModel(tflite), model_input_size(model)
+    x = np.stack([prepare_image(np.asarray(im), (h, w)) for im in images])
+    return float(np.abs(lite.predict_on_batch(x) - np.asarray(model.predict_on_batch(x))).max())
 
 # %% ../nbs/16_export.ipynb #d3349ffd
 def check_exportable(model_path # the model to export
@@ -73,7 +173,9 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
                  quantize:str="none",    # "none", "float16" or "int8" (TFLite only)
                  calib_images=None,      # uint8 RGB images for int8; None: a few from `data_root`'s train split
                  data_root=None,         # dataset for calibration; None: `p8seg.synth.default_data_root()`
-                 n_calib:int=16          # calibration images taken from `data_root`
+                 n_calib:int=16,         # calibration images taken from `data_root`
+                 rewrite:bool=True,      # int8: the faithful graph (`fold_bn_scales`); False: the plain conversion
+                 camera_input:bool=False # TFLite input: the camera's uint8 RGB frame (normalised inside the model)
                 ) -> Path:               # the path written
     "Export a segmentation model as a SavedModel or as a (quantised) TFLite flat buffer."
     if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
@@ -91,11 +193,11 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
     if quantize == "int8" and calib_images is None:
         calib_images = calibration_images(default_data_root() if data_root is None else data_root, n_calib)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(tflite_bytes(model, quantize, calib_images))
+    out.write_bytes(tflite_bytes(model, quantize, calib_images, rewrite=rewrite, camera_input=camera_input))
     return out
 
 # %% ../nbs/16_export.ipynb #0fe6320d
-PARITY_TOLERANCE = {"none": 0.005, "float16": 0.005, "int8": 0.02}
+PARITY_TOLERANCE = {"none": 0.005, "float16": 0.005, "int8": 0.01}
 
 def export_parity(model,               # the Keras model
                   tflite_paths:dict,   # quantize mode -> `.tflite` path (or bytes)
@@ -103,16 +205,20 @@ def export_parity(model,               # the Keras model
                   split:str="val",
                   limit:int|None=None, # score only the first `limit` images
                   num_threads:int=2
-                 ) -> pd.DataFrame:    # one row per model: miou, gap to Keras, tolerance, ok
-    "mIoU of the Keras model and of each TFLite export on the same split, with the gap and the tolerance."
-    reference = evaluate(model, data_root, split, limit=limit).miou
-    rows = [{"model": "keras", "miou": reference, "gap": 0.0, "tolerance": np.nan, "ok": True}]
+                 ) -> pd.DataFrame:    # one row per model: miou, gap to Keras, tolerance, ok; `.attrs["iou"]`: per category
+    "mIoU of the Keras model and of each TFLite export on the same split, with the gap, the tolerance and the IoU per category."
+    keras = evaluate(model, data_root, split, limit=limit)
+    rows = [{"model": "keras", "miou": keras.miou, "gap": 0.0, "tolerance": np.nan, "ok": True}]
+    iou = {"keras": keras.table["iou"]}
     for mode, path in tflite_paths.items():
-        miou = evaluate(TFLiteModel(path, num_threads), data_root, split, limit=limit).miou
-        gap = abs(miou - reference)
-        rows.append({"model": f"tflite-{mode}", "miou": miou, "gap": gap, "tolerance": PARITY_TOLERANCE[mode],
+        ev = evaluate(TFLiteModel(path, num_threads), data_root, split, limit=limit)
+        gap = abs(ev.miou - keras.miou)
+        rows.append({"model": f"tflite-{mode}", "miou": ev.miou, "gap": gap, "tolerance": PARITY_TOLERANCE[mode],
                      "ok": bool(gap <= PARITY_TOLERANCE[mode])})
-    return pd.DataFrame(rows).set_index("model")
+        iou[f"tflite-{mode}"] = ev.table["iou"]
+    table = pd.DataFrame(rows).set_index("model")
+    table.attrs["iou"] = pd.DataFrame(iou).drop(index="void", errors="ignore")
+    return table
 
 # %% ../nbs/16_export.ipynb #42d696b0
 def default_export_path(model_path, format:str="savedmodel", quantize:str="none") -> Path:
@@ -131,10 +237,12 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
                out=None,                # output path; None: next to the model (`default_export_path`)
                data=None,               # dataset for int8 calibration and `check`; None: the default data root
                n_calib:int=16,          # calibration images (int8)
-               check:bool=False,        # score the TFLite export against Keras on the val split
-               limit:int|None=None      # images scored by `check` (None: all)
+               check:bool=False,        # score the TFLite export against Keras on the val split; outside tolerance: error
+               limit:int|None=None,     # images scored by `check` (None: all)
+               rewrite:bool=True,       # int8: the faithful graph (`fold_bn_scales`); False: the plain conversion
+               camera_input:bool=False  # TFLite input: the camera's uint8 RGB frame
               ) -> Path:
-    "Export a saved model; print where it went and its size (and the parity table with `check`)."
+    "Export a saved model; print where it went and its size; with `check`, the parity table, and an error outside tolerance."
     if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     check_exportable(model_path)
@@ -143,8 +251,20 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
     model = load_model(model_path)
     needs_data = quantize == "int8" or (check and format == "tflite")
     data = (default_data_root() if data is None else Path(data)) if needs_data else data
-    path = export_model(model, out, format, quantize, data_root=data, n_calib=n_calib)
+    path = export_model(model, out, format, quantize, data_root=data, n_calib=n_calib, rewrite=rewrite,
+                        camera_input=camera_input)
     print(f"wrote {path} ({format}, quantize={quantize}, {_disk_size(path) / 1e6:.2f} MB)")
-    if check and format == "tflite":
-        print(export_parity(model, {quantize: path}, data, "val", limit=limit).to_string(float_format=lambda v: f"{v:.4f}"))
+    if check and format == "tflite": check_parity(model, path, quantize, data, limit)
     return path
+
+def check_parity(model, path, quantize:str, data, limit=None):
+    "The release gate: print the parity table and the IoU per category of both models; raise if outside tolerance."
+    parity = export_parity(model, {quantize: path}, data, "val", limit=limit)
+    fmt = lambda v: f"{v:.4f}"
+    iou = parity.attrs["iou"].assign(change=lambda t: t.iloc[:, 1] - t.iloc[:, 0])
+    print(f"IoU per category on val ({data}):\n{iou.to_string(float_format=fmt)}\n{parity.to_string(float_format=fmt)}")
+    row = parity.iloc[1]
+    if not row.ok:
+        raise P8segError(f"{path} fails the check: val mIoU {row.miou:.4f} against Keras {parity.iloc[0].miou:.4f}, a gap of "
+                         f"{row.gap:.4f} > the {quantize} tolerance {row.tolerance}: do not ship it")
+    return parity

@@ -62,8 +62,14 @@ class TFLiteModel:
     @property
     def output_shape(self): return (None, *[int(d) for d in self._output["shape"][1:]])
 
+    @property
+    def camera_input(self) -> bool:
+        "Does the file take the camera's raw uint8 RGB frame (normalised inside the model)?"
+        return self._input["dtype"] == np.uint8 and self._input["quantization"][0] == 0
+
     def _quantize(self, x, detail):
         scale, zero = detail["quantization"]
+        if detail is self._input and self.camera_input: return np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
         if detail["dtype"] in (np.float32, np.float16) or scale == 0: return x.astype(detail["dtype"])
         info = np.iinfo(detail["dtype"])
         return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import numpy as np
+from .config import P8segError
 from .labels import LABELS, LABEL_TO_CATEGORY_LUT, IGNORE_IN_EVAL_LUT, CATEGORY_NAMES, VOID, _lut_uint8
 
 # %% auto #0
 __all__ = ['SourceLabel', 'CITYSCAPES_LABELS', 'CAMVID_LABELS', 'CAMVID_FASTAI_LABELS', 'CITYSCAPES', 'CAMVID', 'CAMVID_FASTAI',
-           'SOURCES', 'LAYOUTS', 'label_luts', 'Source', 'detect_source', 'load_file_paths']
+           'SOURCES', 'LAYOUTS', 'label_luts', 'Source', 'detect_source', 'load_file_paths', 'frame_group',
+           'split_by_groups']
 
 # %% ../nbs/02_sources.ipynb #b38e5c24
 SourceLabel = namedtuple("SourceLabel", ["value", "name", "categoryId", "color", "ignoreInEval"])
@@ -235,3 +237,22 @@ def load_file_paths(root,            # data root of any source (see `detect_sour
     stems = sorted(images.keys() & masks.keys())
     if not stems: raise FileNotFoundError(f"no paired photo/mask files for split {split!r} under {root}; expected {source.layout}")
     return [images[s] for s in stems], [masks[s] for s in stems]
+
+# %% ../nbs/02_sources.ipynb #2e9907d7
+def frame_group(path # a photo or mask path of any source
+               ) -> str: # where the frame was filmed
+    "The group of a frame: its file name up to the first `_` (Cityscapes: the city; CamVid: the sequence, e.g. `0006R0`)."
+    return Path(path).name.split("_")[0]
+
+def split_by_groups(paths, # photos of one split, in order
+                    groups, # group names to take out (`frame_group`)
+                    where: str = "the split", # named in the error
+                   ) -> tuple[np.ndarray, np.ndarray]: # (indices outside `groups`, indices inside), int arrays
+    "Split a split's frames by whole groups; a group that does not exist is an error naming those that do."
+    found = np.array([frame_group(p) for p in paths])
+    known = sorted(set(found.tolist()))
+    unknown = [g for g in groups if g not in known]
+    if unknown: raise P8segError(f"unknown group(s) {', '.join(unknown)} in {where}; its groups are {', '.join(known)}")
+    inside = np.isin(found, list(groups))
+    if inside.all(): raise P8segError(f"the group(s) {', '.join(groups)} are all of {where}: nothing would be left to train on")
+    return np.flatnonzero(~inside), np.flatnonzero(inside)

@@ -13,7 +13,7 @@ import tensorflow as tf
 from .config import TrainConfig, P8segError
 from .files import folder_lock, write_json_atomic, json_default
 from .labels import N_CATEGORIES, CATEGORY_NAMES
-from .sources import detect_source, load_file_paths
+from .sources import detect_source, load_file_paths, frame_group, split_by_groups
 from .synth import default_data_root
 from .data import load_split, arrays_dataset, compute_class_weights, steps_per_epoch
 from .losses import get_loss, CUSTOM_OBJECTS
@@ -26,7 +26,7 @@ from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 __all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'run_dir_of', 'set_seed', 'op_determinism', 'data_root', 'check_data',
            'holdout_split', 'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'result_key',
            'RunBackup', 'save_backup', 'load_backup', 'restore_backup', 'delete_backup', 'weights_digest',
-           'reported_epoch', 'BestCheckpoint', 'load_model_file']
+           'learning_rate', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -61,6 +61,7 @@ class TrainResult:
     run_id: str | None = None  # MLflow run id
     chief: bool = True         # False on a non-chief worker (trained in lock-step; not scored, nothing written)
     bn_time: float = 0.0       # seconds spent re-estimating BatchNorm statistics
+    unseen_scores: dict = field(default_factory=dict)  # `evaluate_scores` on the unseen groups ({} without `config.unseen`)
 
     def summary(self) -> dict:
         "One flat row: the figures of the results table, JSON-serialisable."
@@ -73,6 +74,10 @@ class TrainResult:
                "final_val_loss": h[f"{watched}_loss"][-1] if h.get(f"{watched}_loss") else nan,
                "train_time_s": round(self.train_time, 2), "bn_time_s": round(self.bn_time, 2)}
         for name, v in zip(CATEGORY_NAMES, s.get("iou", [nan] * N_CATEGORIES)): row[f"iou_{name}"] = v
+        u = self.unseen_scores
+        row["unseen"] = ",".join(self.config.unseen)
+        row["unseen_miou"] = u.get("miou", nan)
+        for name, v in zip(CATEGORY_NAMES, u.get("iou", [nan] * N_CATEGORIES)): row[f"unseen_iou_{name}"] = v
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
 
 # %% ../nbs/11_train.ipynb #06761bdb
@@ -118,7 +123,7 @@ def holdout_split(image_paths, # the training split's photos, in cache order
                   seed: int = 0, # order in which groups are drawn
                  ) -> tuple: # (train indices, held-out indices), int arrays
     "Split a training split into training and held-out images by whole groups (city / sequence)."
-    groups = np.array([Path(p).name.split("_")[0] for p in image_paths])
+    groups = np.array([frame_group(p) for p in image_paths])
     names = sorted(set(groups))
     if len(names) < 2: raise P8segError(f"epoch_rule='holdout' needs at least two cities/sequences in the training "
                                         f"split, found {names}")
@@ -139,6 +144,7 @@ class RunData:
     train_masks: np.ndarray    # uint8 training category masks (class weights)
     watched: tuple             # (name, images, masks, evaluation masks) scored after every epoch: "holdout" or "val"
     val: tuple                 # (images, evaluation masks) of the reported split (255: left out of evaluation)
+    unseen: tuple | None = None  # (images, evaluation masks) of the training groups held out (`config.unseen`), or None
 
 def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs, epoch_rule
              root, # data folder (`check_data`)
@@ -148,18 +154,24 @@ def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs,
     "The training stream, the training arrays, the watched split and `val` of a run."
     images, masks, evaluated = load_split(root, "train", config.img_size, eval_masks=True)
     val = load_split(root, "val", config.img_size, eval_masks=True)
+    paths, unseen = load_file_paths(root, "train")[0], None
+    if config.unseen:                          # whole streets out first: nothing below ever sees them
+        keep, held = split_by_groups(paths, config.unseen, f"the train split of {root}")
+        unseen = (images[held], evaluated[held])
+        images, masks, evaluated, paths = images[keep], masks[keep], evaluated[keep], [paths[i] for i in keep]
     if config.epoch_rule == "holdout":
-        keep, held = holdout_split(load_file_paths(root, "train")[0], seed=config.seed)
+        keep, held = holdout_split(paths, seed=config.seed)
         watched = ("holdout", images[held], masks[held], evaluated[held])
         images, masks = images[keep], masks[keep]
     else: watched = ("val", *val)
     if drop_remainder and len(images) < config.batch_size:
         raise P8segError(f"the train split of {root} has {len(images)} image(s), fewer than one global batch "
                          f"({config.batch_size}): use a smaller --batch-size")
-    stream = arrays_dataset(images, masks, batch_size=config.batch_size, augment=config.augment, shuffle=True,
+    stream = arrays_dataset(images, masks, batch_size=config.batch_size, augment=config.augment,
+                            random_scale=config.random_scale, shuffle=True,
                             seed=config.seed, drop_remainder=drop_remainder, epochs=config.epochs, first_epoch=first_epoch)
     return RunData(stream, steps_per_epoch(len(images), config.batch_size, drop_remainder), images, masks, watched,
-                   (val[0], val[2]))
+                   (val[0], val[2]), unseen)
 
 def float_batches(images, # uint8 (N, h, w, 3)
                   *arrays, # arrays with the same first dimension (masks), batched alongside
@@ -266,7 +278,17 @@ def weights_digest(model) -> str:
     for w in model.get_weights(): h.update(np.ascontiguousarray(w).tobytes())
     return h.hexdigest()[:12]
 
-def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_masks=None):
+def learning_rate(config: TrainConfig, # learning_rate, lr_schedule, warmup_epochs, epochs
+                  steps: int, # batches per epoch
+                 ): # a number, or a `LearningRateSchedule` of the optimizer's step
+    "The optimizer's learning rate: constant, or a cosine decay to 0 over the run (after a linear warm-up from lr/10)."
+    if config.lr_schedule == "constant": return config.learning_rate
+    total, warm = config.epochs * steps, config.warmup_epochs * steps
+    if not warm: return tf.keras.optimizers.schedules.CosineDecay(config.learning_rate, total)
+    return tf.keras.optimizers.schedules.CosineDecay(config.learning_rate / 10, total - warm,
+                                                     warmup_target=config.learning_rate, warmup_steps=warm)
+
+def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_masks=None, steps: int = 1):
     "Model, optimizer, loss and metric created inside the strategy's scope."
     replica_batch_size(config.batch_size, strategy)   # the global batch must split evenly across replicas
     with strategy.scope():
@@ -275,7 +297,7 @@ def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_m
         if initial_weights is not None: model.load_weights(str(initial_weights))
         weights = {}
         if config.class_weights: weights["class_weights"] = [float(w) for w in np.ravel(compute_class_weights(train_masks))]
-        model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
+        model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate(config, steps)),
                       loss=get_loss(config.loss, **config.loss_params, **weights),
                       metrics=[ArgmaxMeanIoU(n_classes=N_CATEGORIES, name="miou")])
     return model
@@ -304,7 +326,7 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
     first_epoch = backup["epochs"] if backup else 0
     if backup: print(f"p8seg: resuming {config.loss} (seed {config.seed}) after epoch {first_epoch} from {backup['folder']}")
     data = run_data(config, root, first_epoch, drop_remainder=strategy.num_replicas_in_sync > 1)
-    model = _build_compiled(config, strategy, initial_weights, data.train_masks)
+    model = _build_compiled(config, strategy, initial_weights, data.train_masks, data.steps)
     digest = weights_digest(model)
     if backup: restore_backup(model, backup)
     chief = is_chief(strategy)
@@ -327,17 +349,18 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
         history = state["history"]
         # the logged loss is reduced across workers: every worker takes the same decision here
         failed = guard.terminated or not all(np.isfinite(v) for v in history.get("loss", [np.nan]))
-        status, scores, epoch = ("failed", {}, None) if failed else ("finished", {}, reported_epoch(config, history))
+        status, scores, unseen, epoch = ("failed", {}, {}, None) if failed else ("finished", {}, {}, reported_epoch(config, history))
         if not failed:   # every worker saves (a distributed model's save reads its variables collectively) ...
             if config.epoch_rule == "last": model.save(run_dir / "model.keras")
             else: shutil.copy(run_dir / "best.keras", run_dir / "model.keras")
             model = load_model_file(run_dir / "model.keras")   # ... and the reloaded copy is a plain, local model
         if not failed and chief:
             scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
+            if data.unseen is not None: unseen = evaluate_scores(model, float_batches(*data.unseen, batch_size=config.batch_size))
             write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": str(root),
                                                       "source": detect_source(root).name, "epoch": epoch})
         result = TrainResult(config, model, history, status, epoch, state["train_time"], scores, run_dir,
-                             state["run_id"], chief, state["bn_time"])
+                             state["run_id"], chief, state["bn_time"], unseen)
         if logging: log_result(result.summary(), status, [run_dir / "history.csv", run_dir / "model.keras"])
     delete_backup(run_dir)
     return result

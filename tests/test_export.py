@@ -72,3 +72,72 @@ def test_bench_export_runs(setup):
     assert r.returncode == 0, r.stderr[-3000:]
     for name in ["keras tf.function", "tflite float32", "tflite float16", "tflite int8", "goal"]:
         assert name in r.stdout, r.stdout
+
+
+def _real_frames(root, n=6):
+    "A few real CamVid training photos (uint8 RGB)."
+    return [read_image(p) for p in load_file_paths(root, "train")[0][::60][:n]]
+
+
+@pytest.fixture(scope="module")
+def bn_model(camvid_root):
+    "A small unet_mini whose BatchNorms hold statistics of real frames and scales of both signs (and one zero)."
+    import tensorflow as tf
+    from p8seg.models import unet_mini, bn_layers, reestimate_bn_stats
+    tf.keras.utils.set_random_seed(1)
+    model = unet_mini(input_size=(96, 128, 3))
+    rng = np.random.default_rng(1)
+    for bn in bn_layers(model):
+        n = bn.gamma.shape[0]
+        gamma = np.exp(rng.normal(0, 1, n)); gamma[:2] *= -1; gamma[2] = 0
+        bn.gamma.assign(gamma.astype(np.float32)); bn.beta.assign(rng.normal(0, 0.5, n).astype(np.float32))
+    from p8seg.inference import prepare_image
+    frames = _real_frames(camvid_root, 12)
+    reestimate_bn_stats(model, np.stack([prepare_image(f, (96, 128)) for f in frames]), batch_size=4)
+    return model, frames
+
+
+def test_rewrite_exact_on_real_frames(bn_model):
+    "The int8-faithful rewrite, exported in float, predicts what the Keras model predicts (≤ 1e-4) on real photographs."
+    from p8seg.export import fold_bn_scales, tflite_bytes, ChannelAffine
+    from p8seg.inference import prepare_image
+    model, frames = bn_model
+    folded = fold_bn_scales(model)
+    assert sum(isinstance(l, ChannelAffine) for l in folded.layers) == 10
+    x = np.stack([prepare_image(f, (96, 128)) for f in frames[:4]])
+    lite = TFLiteModel(tflite_bytes(folded, "none"))
+    assert np.abs(lite.predict_on_batch(x) - model.predict_on_batch(x)).max() <= 1e-4
+    assert np.abs(folded.predict_on_batch(x) - model.predict_on_batch(x)).max() <= 1e-4
+
+
+def test_camera_input_equals_float_input(bn_model):
+    "The camera-input export takes the uint8 frame and gives what the float-input export gives on frame / 255."
+    from p8seg.export import tflite_bytes
+    from p8seg.inference import prepare_image
+    model, frames = bn_model
+    camera, plain = TFLiteModel(tflite_bytes(model, "none", camera_input=True)), TFLiteModel(tflite_bytes(model, "none"))
+    assert camera.camera_input and not plain.camera_input
+    assert camera.interpreter.get_input_details()[0]["dtype"] == np.uint8
+    from p8seg.data import resize_image
+    frame = resize_image(frames[0], (96, 128))
+    camera.interpreter.set_tensor(camera._input["index"], frame[None]); camera.interpreter.invoke()
+    raw = camera.interpreter.get_tensor(camera._output["index"])
+    np.testing.assert_allclose(raw, plain.predict_on_batch(frame[None].astype(np.float32) / 255), atol=1e-5)
+    x = np.stack([prepare_image(f, (96, 128)) for f in frames[:2]])
+    np.testing.assert_allclose(camera.predict_on_batch(x), plain.predict_on_batch(x), atol=1e-5)   # the wrapper feeds it uint8
+
+
+def test_gate_refuses_outside_tolerance(setup, tmp_path, capsys, monkeypatch):
+    "The release gate prints both models' IoU per category and refuses an export whose gap exceeds the tolerance."
+    import p8seg.export as export
+    from p8seg.config import P8segError
+    tmp, root, model_path = setup
+    model = load_model(model_path)
+    path = tmp_path / "float.tflite"; path.write_bytes(export.tflite_bytes(model, "none"))
+    parity = export.check_parity(model, path, "none", root)
+    assert parity.loc["tflite-none", "gap"] <= export.PARITY_TOLERANCE["none"]
+    out = capsys.readouterr().out
+    assert "IoU per category" in out and "flat" in out and "change" in out and "tflite-none" in out
+    monkeypatch.setitem(export.PARITY_TOLERANCE, "none", -1.0)          # no export can be that close: refused
+    with pytest.raises(P8segError, match="float.tflite fails the check"):
+        export.check_parity(model, path, "none", root)
