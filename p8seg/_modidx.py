@@ -34,6 +34,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'p8seg.compare': { 'p8seg.compare._check_losses': ('compare.html#_check_losses', 'p8seg/compare.py'),
                                'p8seg.compare._check_seeds': ('compare.html#_check_seeds', 'p8seg/compare.py'),
                                'p8seg.compare._compare': ('compare.html#_compare', 'p8seg/compare.py'),
+                               'p8seg.compare._conclusions': ('compare.html#_conclusions', 'p8seg/compare.py'),
                                'p8seg.compare._data_name': ('compare.html#_data_name', 'p8seg/compare.py'),
                                'p8seg.compare._sum_over_workers': ('compare.html#_sum_over_workers', 'p8seg/compare.py'),
                                'p8seg.compare._unseen_section': ('compare.html#_unseen_section', 'p8seg/compare.py'),

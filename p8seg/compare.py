@@ -21,7 +21,7 @@ from .distribute import get_strategy, is_chief
 from .tracking import setup_mlflow, end_stale_runs, comparison_id
 from .files import folder_lock, write_json_atomic
 from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
-from .stats import paired_bootstrap, conclusion, display_table, STATS_COLUMNS
+from .stats import paired_bootstrap, conclusion, display_table, verdict_summary, STATS_COLUMNS
 
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
@@ -244,6 +244,12 @@ def markdown_table(table: pd.DataFrame, columns: dict, digits: int = 3) -> str:
 def _data_name(config) -> str:
     return config.data or "the synthetic set (default)"
 
+def _conclusions(table) -> str:
+    "The generated verdict: on val alone, or on val and the unseen streets with where they disagree (`verdict_summary`)."
+    stats = unseen_stats(table)
+    if stats is None: return conclusion(table.set_index("loss"), split="val")
+    return verdict_summary({"val": table.set_index("loss"), "the unseen streets": stats}).replace("\n\n", " ")
+
 def _unseen_section(config, table) -> str:
     "The results.md section on the unseen groups: the table, IoU per category and the generated conclusion."
     stats = unseen_stats(table)
@@ -255,7 +261,7 @@ def _unseen_section(config, table) -> str:
             + markdown_table(shown, {c: c for c in ["loss", "mIoU (7)", "95% CI", "Δ best", "95% CI of Δ", "verdict"]})
             + "\n\n### IoU per category on the unseen streets (mean over seeds)\n\n"
             + markdown_table(per_category, {"loss": "loss", **{f"unseen_iou_{c}": c for c in CATEGORY_NAMES[1:]}})
-            + f"\n\n**Conclusion on the unseen streets (generated).** {conclusion(stats).replace('validation images', 'unseen images')}\n")
+            + f"\n\n**Conclusion on the unseen streets (generated).** {conclusion(stats, split='the unseen streets', rule=False)}\n")
 
 def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: int = 1000) -> tuple:
     "Results table, markdown and figures from the stored runs of `losses` x `seeds` -> (table, {name: path})."
@@ -282,7 +288,7 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
         f"{', '.join(map(str, seeds))}. Reported model: {rule[config.epoch_rule]} (`epoch_rule={config.epoch_rule}`); "
         f"`val` takes part in no decision. mIoU (7) is the headline: the official mean IoU over the 7 non-void "
         f"categories, void ground-truth pixels left out, on the {n_img} validation images; mean ± std over seeds, 95% "
-        f"paired-bootstrap intervals over images ({n_resamples} resamples); Δ best is the difference to the best loss "
+        f"paired-bootstrap intervals over {table['interval'].dropna().iloc[0] if table['interval'].notna().any() else 'images'} ({n_resamples} resamples); Δ best is the difference to the best loss "
         f"with its interval (tied: the interval contains 0). mIoU (8) is the plain mean over all 8 categories, void "
         f"included.\n\n" + markdown_table(shown, {"loss": "loss", "mIoU (7)": "mIoU (7)", "95% CI": "95% CI",
         "Δ best": "Δ best", "95% CI of Δ": "95% CI of Δ", "verdict": "verdict", "miou_8": "mIoU (8)",
@@ -290,7 +296,7 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
         f"\n\nMajority-class baseline (always '{baseline['category']}'): mIoU (7) {baseline['miou']:.3f}, "
         f"mIoU (8) {baseline['miou_8']:.3f}.\n\n## IoU per category (mean over seeds)\n\n" +
         markdown_table(table, {"loss": "loss", **{f"iou_{c}": c for c in CATEGORY_NAMES[1:]}}) +
-        f"\n\n**Conclusion (generated from the numbers above).** {conclusion(table.set_index('loss'))}\n"
+        f"\n\n**Conclusion (generated from the numbers above).** {_conclusions(table)}\n"
         + _unseen_section(config, table))
     first = seeds[0]
     plot_miou(table, baseline["miou"], paths["miou_plot"])
