@@ -11,7 +11,6 @@ import numpy as np
 import cv2
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from .config import P8segError
 from .labels import N_CATEGORIES, CATEGORY_NAMES, CATEGORY_COLORS, colorize, overlay
 from .sources import detect_source, load_file_paths
 from .data import read_label_ids
