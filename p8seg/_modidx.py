@@ -234,6 +234,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'p8seg.serve.png_bytes': ('serve.html#png_bytes', 'p8seg/serve.py'),
                              'p8seg.serve.prediction_pictures': ('serve.html#prediction_pictures', 'p8seg/serve.py'),
                              'p8seg.serve.read_upload': ('serve.html#read_upload', 'p8seg/serve.py'),
+                             'p8seg.serve.recorded_miou': ('serve.html#recorded_miou', 'p8seg/serve.py'),
                              'p8seg.serve.serve': ('serve.html#serve', 'p8seg/serve.py'),
                              'p8seg.serve.split_index': ('serve.html#split_index', 'p8seg/serve.py'),
                              'p8seg.serve.truncated_png': ('serve.html#truncated_png', 'p8seg/serve.py'),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_serve.ipynb #e58a3bc3
 from __future__ import annotations
-import base64, json, re, tempfile, threading, time
+import base64, csv, json, re, tempfile, threading, time
 from pathlib import Path
 from typing import Literal
 import numpy as np
@@ -21,7 +21,8 @@ from .evaluate import check_eval_split, trained_on
 # %% auto #0
 __all__ = ['PICTURES', 'MAX_UPLOAD_BYTES', 'MAX_UPLOAD_MEGAPIXELS', 'OUTPUTS', 'VIEWS', 'PAGE', 'png_bytes',
            'prediction_pictures', 'data_url', 'UploadError', 'upload_name', 'read_upload', 'truncated_png', 'BodyLimit',
-           'model_precision', 'model_info', 'split_index', 'image_scores', 'category_list', 'create_app', 'serve']
+           'model_precision', 'recorded_miou', 'model_info', 'split_index', 'image_scores', 'category_list',
+           'create_app', 'serve']
 
 # %% ../nbs/18_serve.ipynb #d47bd0dd
 PICTURES = ("category", "color", "overlay")   # the pictures of one prediction, as `p8seg predict` names its files
@@ -115,20 +116,31 @@ def _read_json(path) -> dict:
     try: return json.loads(Path(path).read_text())
     except (OSError, ValueError): return {}
 
+def recorded_miou(folder,   # the model's folder
+                  run:dict  # its `run.json` (empty: none)
+                 ) -> float|None:
+    "The val mIoU the model's run recorded: `run.json`'s, `result.json`'s (`p8seg compare`), or `history.csv`'s at the reported epoch."
+    if not run: return None
+    for value in (run.get("miou"), (_read_json(Path(folder) / "result.json").get("row") or {}).get("miou")):
+        if value is not None: return float(value)
+    try:
+        with open(Path(folder) / "history.csv", newline="") as f: rows = list(csv.DictReader(f))
+        value = float(rows[int(run["epoch"]) - 1]["val_miou"])
+    except (OSError, KeyError, IndexError, TypeError, ValueError): return None
+    return value if np.isfinite(value) else None
+
 def model_info(model,           # the loaded model
                path=None        # the file it was loaded from (None: given in memory)
               ) -> dict:        # JSON-ready description
     "Architecture, input size, precision, and the training data and validation mIoU when `run.json` says so."
-    run = _read_json(Path(path).parent / "run.json") if path is not None else {}
-    result = _read_json(Path(path).parent / "result.json") if run else {}
-    miou = (result.get("row") or {}).get("miou", run.get("miou"))
+    folder = Path(path).parent if path is not None else None
+    run = _read_json(folder / "run.json") if folder is not None else {}
     arch = (run.get("config") or {}).get("arch") or ("tflite" if isinstance(model, TFLiteModel) else getattr(model, "name", "unknown"))
     return {"model": Path(path).name if path is not None else None, "architecture": arch,
             "format": "tflite" if isinstance(model, TFLiteModel) else "keras",
             "input_size": list(model_input_size(model)), "precision": model_precision(model),
             "trained_on": trained_on(path) if path is not None else "training data unknown: model given in memory",
-            "source": run.get("source"), "val_miou": None if miou is None else float(miou),
-            "categories": N_CATEGORIES}
+            "source": run.get("source"), "val_miou": recorded_miou(folder, run), "categories": N_CATEGORIES}
 
 # %% ../nbs/18_serve.ipynb #224e80fe
 def split_index(data,            # data root of any source (`p8seg.sources`), or None
@@ -249,8 +261,10 @@ PAGE = """<!doctype html>
  #model { color: #555; margin: 0 0 .6em; }
  .row { display: flex; gap: 1em; align-items: flex-start; flex-wrap: wrap; }
  figure { margin: 0; } figcaption { font-size: 12px; color: #555; }
- figure img { width: 300px; image-rendering: pixelated; border: 1px solid #ccc; background: #eee; min-height: 40px; }
+ figure img { width: 256px; image-rendering: pixelated; border: 1px solid #ccc; background: #eee; min-height: 40px; }
  #ids { min-width: 14em; height: 16em; }
+ #browse > .row { flex-wrap: nowrap; }
+ img:not([src]) { visibility: hidden; }
  #legend span { display: inline-block; margin: 0 .8em .3em 0; }
  #legend i { display: inline-block; width: 1em; height: 1em; vertical-align: -2px; margin-right: .3em; border: 1px solid #999; }
  table { border-collapse: collapse; } td, th { padding: 1px 8px; text-align: right; } th:first-child, td:first-child { text-align: left; }

@@ -361,3 +361,17 @@ def test_browser_upload(served, server, browser, tmp_path):
     shown = wait_for_src(browser, "upload-prediction")
     assert shown == post(served.client, served.jpeg, "color").content
     assert wait_for_src(browser, "upload-overlay") == post(served.client, served.jpeg, "overlay").content
+
+
+# --- the benchmark runs ------------------------------------------------------------------------
+
+def test_bench_serve_tiny(tmp_path):
+    "`benchmarks/bench_serve.py --tiny` starts the server on 127.0.0.1, loads it at concurrency 1 and 8, no errors."
+    import json, sys
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_serve.py"), "--tiny", "--json", str(out)],
+                       cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stdout + r.stderr
+    figures = json.loads(out.read_text())
+    assert [(l["concurrency"], l["requests"], l["errors"]) for l in figures["levels"]] == [(1, 6, 0), (8, 6, 0)]
+    assert figures["p50_ratio"] > 0 and "p50 at concurrency 1 / in-process predict" in r.stdout
