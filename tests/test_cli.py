@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ["demo", "synth", "train", "compare", "evaluate", "predict", "export"]
+COMMANDS = ["demo", "synth", "train", "compare", "evaluate", "predict", "export", "serve"]
 
 
 from conftest import run_p8seg as p8seg, run_python
