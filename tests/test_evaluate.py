@@ -112,3 +112,25 @@ def test_split_scores_equal_the_official_script(setup, tmp_path):
         if np.isnan(expected): assert np.isnan(ours.scores["iou"][c]), name
         else: assert ours.scores["iou"][c] == pytest.approx(expected, abs=1e-12), name
     assert ours.miou == pytest.approx(theirs["averageScoreCategories"], abs=1e-12)
+
+
+def test_report_carries_val_and_the_unseen_streets(tmp_path, capsys):
+    "A model whose run.json names unseen groups is scored on val and on those frames of train, both in the report."
+    import json, shutil
+    from p8seg.config import P8segError
+    _, root, model_path = tiny_data_and_model(tmp_path, n_train=6, n_val=2, n_test=0, seed=3)   # cities aachen, bochum, bremen
+    run_dir = tmp_path / "run"; run_dir.mkdir(); shutil.copy(model_path, run_dir / "model.keras")
+    (run_dir / "run.json").write_text(json.dumps({"config": {"unseen": ["bremen"]}, "data": str(root), "source": "cityscapes"}))
+    ev = run_evaluate(run_dir / "model.keras", root, "val", tmp_path / "eval", n_worst=1)
+    out = capsys.readouterr().out
+    assert "on the unseen streets (bremen" in out and "[val]" in out
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    model = load_model(model_path)
+    bremen = evaluate(model, root, "train", groups=["bremen"])
+    assert report["unseen"] == {"groups": ["bremen"], "miou": bremen.miou, "images": 2}
+    assert report["miou"] == ev.miou == evaluate(model, root, "val").miou
+    assert (tmp_path / "eval" / "scores_unseen.csv").exists()
+    alone = run_evaluate(run_dir / "model.keras", root, "unseen", tmp_path / "eval_unseen", n_worst=1)
+    assert alone.miou == bremen.miou and "[unseen: groups bremen of train]" in capsys.readouterr().out
+    with pytest.raises(P8segError, match="names no unseen groups"):
+        run_evaluate(model_path, root, "unseen", tmp_path / "eval_none")
