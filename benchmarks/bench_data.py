@@ -6,7 +6,7 @@ Not a test: it prints absolute times and ratios measured side by side in one run
 files and the same machine.
 
 * Data: a synthetic Cityscapes set at the real resolution, 1024x2048, made by
-  `p8seg.data.make_synthetic_cityscapes` under `benchmarks/_data/` (gitignored) and reused.
+  `p8seg.synth.make_synthetic_cityscapes` under `benchmarks/_data/` (gitignored) and reused.
 * Seed baseline, reproduced (`benchmarks/original_loader.py`): for every batch, for every sample, decode the full-resolution image
   and labelIds PNGs with OpenCV, resize to the training size, remap labelIds with a Python loop
   over the ids (`for id, cat in class_to_group.items(): out[mask == id] = cat`), one-hot to
@@ -20,7 +20,7 @@ files and the same machine.
 * Remap alone: `p8seg.labels.remap_mask` (lookup table) against the Python loop on full
   1024x2048 masks.
 
-Goals (issue 3): epoch 1 >= 1.5x, warm epoch >= 50x, LUT >= 20x.
+Goals: epoch 1 >= 1.5x, warm epoch >= 50x, LUT >= 20x.
 """
 from __future__ import annotations
 import argparse, math, os, shutil, statistics, sys, tempfile, time

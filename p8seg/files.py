@@ -10,7 +10,7 @@ import numpy as np
 from .config import P8segError
 
 # %% auto #0
-__all__ = ['LOCK_NAME', 'folder_lock', 'json_default', 'write_json_atomic']
+__all__ = ['LOCK_NAME', 'folder_in_use', 'folder_lock', 'json_default', 'write_json_atomic']
 
 # %% ../nbs/01a_files.ipynb #4af1ae74
 LOCK_NAME = ".p8seg.lock"
@@ -24,6 +24,28 @@ def _pid_alive(pid: int) -> bool:
 def _lock_holder(path: Path) -> dict | None:
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return None
+
+def _live_holder(path: Path, stale_after: float) -> dict | None:
+    "The holder of lock file `path` if it is alive (this machine: its pid runs; another: touched within `stale_after` s)."
+    holder = _lock_holder(path) or {}
+    try: age = time.time() - path.stat().st_mtime
+    except OSError: return None                                              # no lock (or released meanwhile)
+    same_host = holder.get("host") == socket.gethostname()
+    alive = _pid_alive(int(holder.get("pid", -1))) if same_host else age < stale_after
+    return holder if alive else None
+
+def _in_use(out: Path, holder: dict) -> str:
+    return (f"{out.resolve()} is in use by process {holder.get('pid')} on {holder.get('host')} "
+            f"(started {holder.get('started')}): wait for it to finish, stop it, or use another --out")
+
+def folder_in_use(out, # an output folder (need not exist; nothing is created)
+                  stale_after: float = 120.0, # as in `folder_lock`
+                 ) -> str | None: # the one-line refusal `folder_lock` would raise, or None when the folder is free
+    "Check `<out>/.p8seg.lock` without taking it: a cheap early refusal (the CLI calls it before importing TensorFlow)."
+    out = Path(out)
+    holder = _live_holder(out / LOCK_NAME, stale_after)
+    if holder is None or (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()): return None
+    return _in_use(out, holder)
 
 @contextlib.contextmanager
 def folder_lock(out, # the output folder to hold
@@ -42,13 +64,9 @@ def folder_lock(out, # the output folder to hold
     try:
         try: os.link(tmp, path)
         except FileExistsError:
+            live = _live_holder(path, stale_after)
+            if live is not None: raise P8segError(_in_use(out, live)) from None
             holder = _lock_holder(path) or {}
-            age = time.time() - path.stat().st_mtime if path.exists() else float("inf")
-            same_host = holder.get("host") == host
-            alive = _pid_alive(int(holder.get("pid", -1))) if same_host else age < stale_after
-            if alive:
-                raise P8segError(f"{out.resolve()} is in use by process {holder.get('pid')} on {holder.get('host')} "
-                                 f"(started {holder.get('started')}): wait for it to finish, stop it, or use another --out") from None
             print(f"p8seg: taking over the lock of {out} left by process {holder.get('pid')} on {holder.get('host')} "
                   f"(started {holder.get('started')}), which has stopped")
             os.replace(tmp, path)

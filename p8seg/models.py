@@ -67,7 +67,7 @@ def unet_mini(input_size=(256, 256, 3), # (height, width, channels); H and W mul
 def unet_mini_nobn(input_size=(256, 256, 3), # (height, width, channels); H and W multiples of 4
                    n_classes: int = 8, # softmax channels
                   ) -> tf.keras.Model:
-    "`unet_mini` without BatchNorm, with 2x2 up-convs and He-normal init (p8seg's network before issue 13)."
+    "`unet_mini` without BatchNorm, with 2x2 up-convs and He-normal init (p8seg's earlier unet_mini)."
     return _unet_mini(input_size, n_classes, bn=False, name="unet_mini_nobn")
 
 # %% ../nbs/08_models.ipynb #b85fd9f0

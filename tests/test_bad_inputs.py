@@ -1,4 +1,4 @@
-"""Bad input for `p8seg predict`, `evaluate` and `export` (issue 12): each case is one line naming the file and what
+"""Bad input for `p8seg predict`, `evaluate` and `export`: each case is one line naming the file and what
 to do, and `predict` over a folder skips a bad file with a report and writes all the good ones."""
 import struct, zlib
 from pathlib import Path

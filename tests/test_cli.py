@@ -108,3 +108,38 @@ def test_synth_train_evaluate_predict_export(tmp_path):
     assert (tmp_path / "m.tflite").stat().st_size > 10_000
     r = p8seg("predict", tmp_path / "m.tflite", photo, "--out", tmp_path / "pred_tflite")
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+NO_TENSORFLOW = """
+import sys
+class NoTensorFlow:   # importing TensorFlow fails: the command must answer before it would load
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "tf_keras"): raise ImportError(f"{name} imported")
+sys.meta_path.insert(0, NoTensorFlow)
+from p8seg.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_busy_output_folder_is_refused_before_tensorflow_loads(tmp_path, command):
+    "A live holder of the folder's lock: a second command is refused on one line, at once, without TensorFlow."
+    import subprocess
+    from conftest import python_command, subprocess_env
+    out = tmp_path / "busy"
+    holder = subprocess.Popen(python_command(
+        f"import sys, time\nfrom p8seg.files import folder_lock\nwith folder_lock({str(out)!r}):\n"
+        "    print('held', flush=True); time.sleep(120)"), stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        argv = [sys.executable, "-c", NO_TENSORFLOW, command, "--out", str(out), "--epochs", "1"]
+        start = time.monotonic()
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=subprocess_env())
+        took = time.monotonic() - start
+    finally:
+        holder.kill(); holder.wait()
+    line = one_line_error(r, 1)
+    assert line.startswith(f"p8seg: error: {out.resolve()} is in use by process {holder.pid} on "), line
+    assert line.endswith("wait for it to finish, stop it, or use another --out"), line
+    assert took < 3, f"refused after {took:.1f} s"

@@ -107,7 +107,7 @@ def test_split_cpu_after_tensorflow_started_is_a_clear_error():
     assert "already initialised" in r.stderr and "fresh process" in r.stderr, r.stderr[-2000:]
 
 
-@pytest.mark.parametrize("tf_config, message", [   # every malformed case is tested in nbs/05a_distribute.ipynb
+@pytest.mark.parametrize("tf_config, message", [   # every malformed case is tested in nbs/09_distribute.ipynb
     (None, "TF_CONFIG environment variable, which is not set"),
     ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}', "out of range"),
 ])

@@ -1,4 +1,4 @@
-"""Checks of p8seg.losses that notebooks test badly: distribution (needs a fresh process), bad input, dtypes."""
+"""Checks of p8seg.losses beyond the notebook: bad input, dtypes (one mirrored step per loss: tests/test_distribute.py)."""
 import os, subprocess, sys, textwrap
 from pathlib import Path
 import numpy as np

@@ -1,4 +1,4 @@
-"""Checks of p8seg.metrics that notebooks test badly: distribution (fresh process), fit logs, bad input."""
+"""Checks of p8seg.metrics beyond the notebook: fit logs, bad input (under a mirrored strategy: tests/test_distribute.py)."""
 import os, subprocess, sys, textwrap
 from pathlib import Path
 import numpy as np
