@@ -36,7 +36,7 @@ def main():
     data = REPO / args.data if not Path(args.data).is_absolute() else Path(args.data)
     OUT.mkdir(parents=True, exist_ok=True)
     model = load_model(run_dir / "model.keras")
-    model.save(OUT / "model.keras", include_optimizer=False)
+    model.save(OUT / "model.keras")                                    # loaded uncompiled: no optimizer state
     run = json.loads((run_dir / "run.json").read_text())
     (OUT / "run.json").write_text(json.dumps(run, indent=1) + "\n")
     tflite = export_model(model, OUT / "model_int8.tflite", "tflite", "int8", data_root=data, n_calib=args.n_calib)
