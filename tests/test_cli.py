@@ -154,3 +154,34 @@ def test_busy_output_folder_is_refused_before_tensorflow_loads(tmp_path, command
     assert line.startswith(f"p8seg: error: {out.resolve()} is in use by process {holder.pid} on "), line
     assert line.endswith("wait for it to finish, stop it, or use another --out"), line
     assert took < 3, f"refused after {took:.1f} s"
+
+
+# --- bad input to predict / export: one line, exit 1 (in process, on the tiny models of conftest) -------------------
+
+def _cli(capsys, *argv):
+    "Run `p8seg ...` in process; return (exit status, stderr lines)."
+    from p8seg.cli import main
+    status = main([str(a) for a in argv])
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+def test_cli_bad_model_is_one_line(models, photos, tmp_path, capsys):
+    bad = tmp_path / "cut.keras"; bad.write_bytes((models / "good.keras").read_bytes()[:100])
+    status, err = _cli(capsys, "predict", bad, photos / "good0.png", "--out", tmp_path / "out")
+    assert status == 1 and len(err) == 1 and err[0].startswith(f"p8seg: error: {bad} is not a valid/complete .keras")
+
+
+def test_cli_wrong_class_count_is_one_line(models, photos, tmp_path, capsys):
+    status, err = _cli(capsys, "predict", models / "five.keras", photos, "--out", tmp_path / "out")
+    assert status == 1 and len(err) == 1 and err[0].startswith(f"p8seg: error: {models / 'five.keras'}: the model's output")
+
+
+def test_cli_export_tflite_is_one_line(models, capsys):
+    status, err = _cli(capsys, "export", models / "good.tflite")
+    assert status == 1 and len(err) == 1 and err[0].startswith(f"p8seg: error: {models / 'good.tflite'} is a .tflite file")
+
+
+def test_cli_empty_folder_is_one_line(models, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    status, err = _cli(capsys, "predict", models / "good.keras", tmp_path / "empty", "--out", tmp_path / "out")
+    assert status == 1 and len(err) == 1 and err[0].startswith("p8seg: error: no image files")
