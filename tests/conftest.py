@@ -111,3 +111,27 @@ def camvid_root():
     if os.environ.get("P8SEG_REQUIRE_CAMVID") == "1":
         pytest.fail(f"{reason}; P8SEG_REQUIRE_CAMVID=1 requires them")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def synthetic_data(tmp_path_factory):
+    "A tiny synthetic Cityscapes-layout set (8 train, 4 val, 1 test at 64x128, seed 1), shared read-only."
+    from p8seg.synth import make_synthetic_cityscapes
+    return make_synthetic_cityscapes(tmp_path_factory.mktemp("data"), n_train=8, n_val=4, n_test=1, size=(64, 128), seed=1)
+
+
+def tiny_config(data, out, **kw):
+    "The tests' training settings: 64x128, batch 4, 2 epochs, Adam 1e-3, quiet."
+    from p8seg.config import TrainConfig
+    return TrainConfig(**{"data": str(data), "img_size": (64, 128), "batch_size": 4, "epochs": 2, "learning_rate": 1e-3,
+                          "out": str(out), "verbose": 0, **kw})
+
+
+@pytest.fixture(scope="session")
+def comparison(synthetic_data, tmp_path_factory):
+    "(config, out, table) of the five-loss comparison on `synthetic_data` (seed 0): trained once for every test using it."
+    from p8seg.compare import compare_losses
+    out = tmp_path_factory.mktemp("cmp")
+    config = tiny_config(synthetic_data, out)
+    return config, out, compare_losses(config, n_resamples=300)
+
