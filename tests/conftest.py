@@ -48,6 +48,52 @@ def tiny_data_and_model(tmp, n_train, n_val, n_test=0, seed=0):
     return tmp, root, model_path
 
 
+@pytest.fixture(scope="session")
+def tiny_setup(tmp_path_factory):
+    "(folder, data root, model path): 2 train, 3 val, 1 test images at 64x128 and an untrained unet_mini; read-only."
+    return tiny_data_and_model(tmp_path_factory.mktemp("tiny"), n_train=2, n_val=3, n_test=1, seed=1)
+
+
+def softmax_model(size=(32, 64), channels=3, classes=8):
+    "A 1x1-convolution softmax model: tiny, fast, deterministic."
+    import tensorflow as tf
+    tf.keras.utils.set_random_seed(0)
+    x = tf.keras.Input((*size, channels))
+    return tf.keras.Model(x, tf.keras.layers.Conv2D(classes, 1, activation="softmax")(x))
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    "Saved tiny models (read-only): a good .keras and its .tflite, one with 5 classes (.keras and .tflite), one taking gray input."
+    from p8seg.export import tflite_bytes
+    d = tmp_path_factory.mktemp("models")
+    good = softmax_model(); good.save(d / "good.keras")
+    (d / "good.tflite").write_bytes(tflite_bytes(good))
+    five = softmax_model(classes=5); five.save(d / "five.keras")
+    (d / "five.tflite").write_bytes(tflite_bytes(five))
+    softmax_model(channels=1).save(d / "gray.keras")
+    return d
+
+
+@pytest.fixture
+def photos(tmp_path):
+    "A folder of two good photos (64x128 PNG)."
+    from p8seg.synth import make_synthetic_cityscapes
+    from p8seg.sources import load_file_paths
+    root = make_synthetic_cityscapes(tmp_path / "data", n_train=2, n_val=2, n_test=0, size=(64, 128))
+    folder = tmp_path / "photos"; folder.mkdir()
+    for i, path in enumerate(load_file_paths(root, "val")[0]):
+        (folder / f"good{i}.png").write_bytes(path.read_bytes())
+    return folder
+
+
+def one_line(err) -> str:
+    "The message of an exception (or a `pytest.raises` record), asserted to be one line."
+    msg = str(err.value) if hasattr(err, "value") else str(err)
+    assert "\n" not in msg, msg
+    return msg
+
+
 def camvid_location() -> Path:
     "Where the real CamVid frames should be: `$P8SEG_CAMVID`, else `<repo>/../shared/data/camvid`."
     env = os.environ.get("P8SEG_CAMVID")
@@ -65,3 +111,27 @@ def camvid_root():
     if os.environ.get("P8SEG_REQUIRE_CAMVID") == "1":
         pytest.fail(f"{reason}; P8SEG_REQUIRE_CAMVID=1 requires them")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def synthetic_data(tmp_path_factory):
+    "A tiny synthetic Cityscapes-layout set (8 train, 4 val, 1 test at 64x128, seed 1), shared read-only."
+    from p8seg.synth import make_synthetic_cityscapes
+    return make_synthetic_cityscapes(tmp_path_factory.mktemp("data"), n_train=8, n_val=4, n_test=1, size=(64, 128), seed=1)
+
+
+def tiny_config(data, out, **kw):
+    "The tests' training settings: 64x128, batch 4, 2 epochs, Adam 1e-3, quiet."
+    from p8seg.config import TrainConfig
+    return TrainConfig(**{"data": str(data), "img_size": (64, 128), "batch_size": 4, "epochs": 2, "learning_rate": 1e-3,
+                          "out": str(out), "verbose": 0, **kw})
+
+
+@pytest.fixture(scope="session")
+def comparison(synthetic_data, tmp_path_factory):
+    "(config, out, table) of the five-loss comparison on `synthetic_data` (seed 0): trained once for every test using it."
+    from p8seg.compare import compare_losses
+    out = tmp_path_factory.mktemp("cmp")
+    config = tiny_config(synthetic_data, out)
+    return config, out, compare_losses(config, n_resamples=300)
+

@@ -1,5 +1,7 @@
 "`benchmarks/bench_gpu.py` runs every code path with `--tiny` on the CPU, and exits cleanly without a GPU."
 import os, re, subprocess, sys
+
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,12 +18,28 @@ def test_bench_gpu_tiny():
     r = _run("--tiny")
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout
-    num = r"\d+(\.\d+)?"
-    assert re.search(rf"^float32 .*{num} i/s .*{num} i/s .*{num}x", out, re.M), out
-    assert re.search(rf"^mixed_float16 .*{num} i/s .*{num} i/s .*{num}x", out, re.M), out
-    assert re.search(rf"ratio make_dataset / original: float32 {num}x, mixed precision {num}x", out), out
-    assert "projection: 5 losses x 10 epochs x 2975 images" in out, out
-    assert re.search(rf"float32: make_dataset {num} s per loss \({num}x faster than the original 4700 s\)", out), out
+    num = r"(\d+(?:\.\d+)?)"
+    rates = {}
+    for label in ("float32", "mixed_float16"):      # images/s of both loaders and their ratio, as printed
+        m = re.search(rf"^{label} +{num} i/s *{num} i/s *{num}x", out, re.M)
+        assert m, out
+        original, dataset, ratio = map(float, m.groups())
+        assert ratio == pytest.approx(dataset / original, rel=0.02, abs=0.01), m.group()
+        rates[label] = dataset
+    m = re.search(rf"ratio make_dataset / original: float32 {num}x, mixed precision {num}x", out)
+    assert m, out
+    m = re.search(rf"projection: {num} losses x {num} epochs x {num} images", out)
+    assert m, out
+    n_losses, n_epochs, n_images = map(float, m.groups())
+    assert (n_losses, n_epochs, n_images) == (5, 10, 2975)            # the original notebook's run: 5 x 10 x 2975
+    for label in ("float32", "mixed_float16"):      # the projection is the arithmetic of the measured rate
+        m = re.search(rf"{label}: make_dataset {num} s per loss \({num}x faster than the original {num} s\), {num} min "
+                      rf"for all 5 losses \(incl. the cache, {num} s once\)", out)
+        assert m, out
+        per_loss, faster, original_s, total_min, cache_s = map(float, m.groups())
+        assert per_loss == pytest.approx(n_epochs * n_images / rates[label], rel=0.02, abs=1), m.group()
+        assert faster == pytest.approx(original_s / per_loss, rel=0.02, abs=0.1), m.group()
+        assert total_min == pytest.approx((n_losses * per_loss + cache_s) / 60, rel=0.02, abs=0.1), m.group()
     assert "GPU utilisation during the make_dataset run" in out, out
     if "device: CPU" in out: assert "not readable" in out, out
 

@@ -57,18 +57,29 @@ def test_bad_arguments_one_line(args, expected):
     assert expected in line
 
 
-def test_bad_values_one_line(tmp_path):
-    line = one_line_error(p8seg("compare", "--losses", "dice,bce", "--out", tmp_path / "o"), 1)
-    assert line.startswith("p8seg: error:") and "bce" in line
-    line = one_line_error(p8seg("compare", "--data", tmp_path / "missing", "--out", tmp_path / "o"), 1)
+def test_bad_values_one_line(tmp_path, capsys):
+    "Values the library refuses: one line `p8seg: error: ...`, exit 1 (in process: TensorFlow's start-up is tested below)."
+    from p8seg.cli import main
+    def error_line(*argv):
+        assert main([str(a) for a in argv]) == 1
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("p8seg: error:"), lines
+        return lines[0]
+    line = error_line("compare", "--losses", "dice,bce", "--out", tmp_path / "o")
+    assert "bce" in line
+    line = error_line("compare", "--data", tmp_path / "missing", "--out", tmp_path / "o")
     assert "missing" in line and "does not exist" in line
-    line = one_line_error(p8seg("train", "--img-size", "62x100", "--out", tmp_path / "o"), 1)
+    line = error_line("train", "--img-size", "62x100", "--out", tmp_path / "o")
     assert "img_size" in line
+    assert not (tmp_path / "o" / "runs").exists()
 
 
 def test_unreachable_tracking_uri_fails_fast(tmp_path):
+    "In a fresh process, where TensorFlow starts: still one line on stderr, and before any training."
+    from p8seg.synth import make_synthetic_cityscapes
+    data = make_synthetic_cityscapes(tmp_path / "data", n_train=2, n_val=1, n_test=0, size=(32, 64))
     start = time.time()
-    r = p8seg("compare", "--tracking-uri", "http://127.0.0.1:9", "--out", tmp_path / "o", "--epochs", "1")
+    r = p8seg("compare", "--data", data, "--tracking-uri", "http://127.0.0.1:9", "--out", tmp_path / "o", "--epochs", "1")
     line = one_line_error(r, 1)
     assert "http://127.0.0.1:9" in line and "not reachable" in line
     assert time.time() - start < 60
@@ -143,3 +154,34 @@ def test_busy_output_folder_is_refused_before_tensorflow_loads(tmp_path, command
     assert line.startswith(f"p8seg: error: {out.resolve()} is in use by process {holder.pid} on "), line
     assert line.endswith("wait for it to finish, stop it, or use another --out"), line
     assert took < 3, f"refused after {took:.1f} s"
+
+
+# --- bad input to predict / export: one line, exit 1 (in process, on the tiny models of conftest) -------------------
+
+def _cli(capsys, *argv):
+    "Run `p8seg ...` in process; return (exit status, stderr lines)."
+    from p8seg.cli import main
+    status = main([str(a) for a in argv])
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+def test_cli_bad_model_is_one_line(models, photos, tmp_path, capsys):
+    bad = tmp_path / "cut.keras"; bad.write_bytes((models / "good.keras").read_bytes()[:100])
+    status, err = _cli(capsys, "predict", bad, photos / "good0.png", "--out", tmp_path / "out")
+    assert status == 1 and len(err) == 1 and err[0].startswith(f"p8seg: error: {bad} is not a valid/complete .keras")
+
+
+def test_cli_wrong_class_count_is_one_line(models, photos, tmp_path, capsys):
+    status, err = _cli(capsys, "predict", models / "five.keras", photos, "--out", tmp_path / "out")
+    assert status == 1 and len(err) == 1 and err[0].startswith(f"p8seg: error: {models / 'five.keras'}: the model's output")
+
+
+def test_cli_export_tflite_is_one_line(models, capsys):
+    status, err = _cli(capsys, "export", models / "good.tflite")
+    assert status == 1 and len(err) == 1 and err[0].startswith(f"p8seg: error: {models / 'good.tflite'} is a .tflite file")
+
+
+def test_cli_empty_folder_is_one_line(models, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    status, err = _cli(capsys, "predict", models / "good.keras", tmp_path / "empty", "--out", tmp_path / "out")
+    assert status == 1 and len(err) == 1 and err[0].startswith("p8seg: error: no image files")

@@ -6,10 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import tiny_data_and_model
-
-from p8seg.synth import make_synthetic_cityscapes
-
+from conftest import one_line
+from p8seg.config import P8segError
 from p8seg.sources import load_file_paths
 
 from p8seg.data import read_image
@@ -20,13 +18,10 @@ from p8seg.export import run_export, export_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    return tiny_data_and_model(tmp_path_factory.mktemp("export"), n_train=4, n_val=2, n_test=0, seed=2)
-
-
-def test_run_export_every_variant(setup, capsys):
-    tmp, root, model_path = setup
+def test_run_export_every_variant(tiny_setup, tmp_path, capsys):
+    _, root, shared_model = tiny_setup
+    tmp = tmp_path
+    model_path = tmp / "tiny.keras"; model_path.write_bytes(shared_model.read_bytes())   # exports go next to the model
     saved = run_export(model_path, "savedmodel")
     assert saved == tmp / "tiny_savedmodel" and (saved / "saved_model.pb").exists()
     paths = {q: run_export(model_path, "tflite", q, data=root, n_calib=2) for q in ("none", "float16", "int8")}
@@ -41,14 +36,14 @@ def test_run_export_every_variant(setup, capsys):
     assert isinstance(lite, TFLiteModel)
     np.testing.assert_allclose(lite.predict_on_batch(np.stack([np.zeros((32, 64, 3), np.float32),
                                                                np.ones((32, 64, 3), np.float32)])), ref, atol=1e-4)
-    assert [m.shape for m in predict(TFLiteModel(paths["int8"]), images, batch_size=1)] == [(64, 128)] * 2
+    assert [m.shape for m in predict(TFLiteModel(paths["int8"]), images, batch_size=1)] == [(64, 128)] * len(images)
     assert evaluate(lite, root, "val").confusion.sum() == evaluate(keras, root, "val").confusion.sum()
     written = run_predict(paths["float16"], images and load_file_paths(root, "val")[0][:1], tmp / "pred")
     assert len(written) == 3
 
 
-def test_bad_export_requests(setup, tmp_path):
-    tmp, root, model_path = setup
+def test_bad_export_requests(tiny_setup, tmp_path):
+    _, root, model_path = tiny_setup
     with pytest.raises(ValueError, match="format must be"):
         run_export(model_path, "onnx")
     with pytest.raises(ValueError, match="quantize must be"):
@@ -59,14 +54,12 @@ def test_bad_export_requests(setup, tmp_path):
         run_export(tmp_path / "absent.keras", "tflite")
     with pytest.raises(ValueError, match="calibration"):
         export_model(load_model(model_path), tmp_path / "m.tflite", "tflite", "int8", calib_images=[])
-    junk = tmp_path / "junk.tflite"; junk.write_bytes(b"\0" * 64)
-    with pytest.raises(ValueError, match="junk.tflite"):
-        TFLiteModel(junk)
+    # a corrupt .tflite file is refused when loaded: tests/test_inference.py (test_corrupt_tflite_file_names_it)
 
 
-def test_bench_export_runs(setup):
+def test_bench_export_runs(tiny_setup):
     "The benchmark script runs end to end on a tiny model (numbers are not checked here)."
-    _, _, model_path = setup
+    _, _, model_path = tiny_setup
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_export.py"), "--model", str(model_path),
                         "--runs", "3", "--warmup", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -127,11 +120,11 @@ def test_camera_input_equals_float_input(bn_model):
     np.testing.assert_allclose(camera.predict_on_batch(x), plain.predict_on_batch(x), atol=1e-4)   # the wrapper feeds it uint8
 
 
-def test_gate_refuses_outside_tolerance(setup, tmp_path, capsys, monkeypatch):
+def test_gate_refuses_outside_tolerance(tiny_setup, tmp_path, capsys, monkeypatch):
     "The release gate prints both models' IoU per category and refuses an export whose gap exceeds the tolerance."
     import p8seg.export as export
     from p8seg.config import P8segError
-    tmp, root, model_path = setup
+    _, root, model_path = tiny_setup
     model = load_model(model_path)
     path = tmp_path / "float.tflite"; path.write_bytes(export.tflite_bytes(model, "none"))
     parity = export.check_parity(model, path, "none", root)
@@ -154,3 +147,19 @@ def test_release_gate_on_the_committed_camvid_model(camvid_root, tmp_path):
     bad = run_p8seg(*common, "--no-rewrite", "--out", tmp_path / "plain.tflite", timeout=600)
     assert bad.returncode == 1, bad.stdout[-2000:]
     assert "plain.tflite fails the check" in bad.stderr and "do not ship it" in bad.stderr
+
+
+def test_tflite_given_to_export(models, tmp_path):
+    with pytest.raises(P8segError, match=f"{models / 'good.tflite'} is a .tflite file, which cannot be exported again: "
+                                         "export the Keras model it came from") as err:
+        run_export(models / "good.tflite", "tflite", out=tmp_path / "x.tflite")
+    one_line(err)
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_unwritable_output_folder_export(models, tmp_path):
+    blocker = tmp_path / "a_file"; blocker.write_text("")
+    with pytest.raises(P8segError, match=f"cannot write to the output folder {blocker}"):
+        run_export(models / "good.keras", "tflite", out=blocker / "model.tflite")
+    with pytest.raises(P8segError, match=f"cannot write to the output folder {blocker / 'saved'}"):
+        run_export(models / "good.keras", "savedmodel", out=blocker / "saved")

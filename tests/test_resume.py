@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from conftest import run_python
-from p8seg.synth import make_synthetic_cityscapes
 
 TRAIN = """
 import json, os, signal
@@ -31,9 +30,9 @@ def result(run):
     return json.loads(next(l for l in run.stdout.splitlines() if l.startswith("RESULT "))[7:])
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_synthetic_cityscapes(tmp_path_factory.mktemp("data"), n_train=8, n_val=4, n_test=0, size=(64, 128), seed=3)
+@pytest.fixture
+def data(synthetic_data):
+    return synthetic_data
 
 
 def test_sigkilled_run_resumes_with_identical_history_and_weights(data, tmp_path):
