@@ -88,6 +88,7 @@ def test_report_carries_val_and_the_unseen_streets(tmp_path, capsys):
     "A model whose run.json names unseen groups is scored on val and on those frames of train, both in the report."
     import json, shutil
     from p8seg.config import P8segError
+    from conftest import tiny_data_and_model
     _, root, model_path = tiny_data_and_model(tmp_path, n_train=6, n_val=2, n_test=0, seed=3)   # cities aachen, bochum, bremen
     run_dir = tmp_path / "run"; run_dir.mkdir(); shutil.copy(model_path, run_dir / "model.keras")
     (run_dir / "run.json").write_text(json.dumps({"config": {"unseen": ["bremen"]}, "data": str(root), "source": "cityscapes"}))
