@@ -21,7 +21,7 @@ from .distribute import get_strategy, is_chief
 from .tracking import setup_mlflow, end_stale_runs, comparison_id
 from .files import folder_lock, write_json_atomic
 from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
-from .stats import paired_bootstrap, conclusion, display_table, verdict_summary, STATS_COLUMNS
+from .stats import paired_bootstrap, conclusion, display_table, verdict_summary, category_winners, STATS_COLUMNS
 
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
@@ -244,6 +244,24 @@ def markdown_table(table: pd.DataFrame, columns: dict, digits: int = 3) -> str:
 def _data_name(config) -> str:
     return config.data or "the synthetic set (default)"
 
+def _winners(records, matrices, losses, n_resamples):
+    "`category_winners` of the finished losses (a loss with a failed seed counts as failed)."
+    stacks = {}
+    for l in losses:
+        keys = [k for k in records if k[0] == l]
+        stacks[l] = np.stack([matrices[k] for k in keys]) if keys and all(k in matrices for k in keys) else None
+    return category_winners(stacks, n_resamples=n_resamples)
+
+def _winners_section(winners: dict) -> str:
+    "The results.md section: which loss wins which category, on which split, and which losses the rule ties with it."
+    if not winners: return ""
+    text = "\n## Which loss wins which category\n\nThe highest IoU per category (mean over seeds); *tied* lists the losses whose interval of the difference to the winner contains 0.\n"
+    for split, w in winners.items():
+        shown = w.reset_index()[["category", "winner", "winner_iou", "tied_with_winner"]]
+        text += f"\n### {split}\n\n" + markdown_table(shown, {"category": "category", "winner": "winner", "winner_iou": "IoU",
+                                                                "tied_with_winner": "tied"}) + "\n"
+    return text
+
 def _conclusions(table) -> str:
     "The generated verdict: on val alone, or on val and the unseen streets with where they disagree (`verdict_summary`)."
     stats = unseen_stats(table)
@@ -273,6 +291,8 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
     per_image_unseen = {k: np.load(run_dir_of(cfgs[k]) / "per_image_unseen.npy") for k in done
                         if (run_dir_of(cfgs[k]) / "per_image_unseen.npy").exists()}
     table = results_table(records, per_image, n_resamples, per_image_unseen)
+    winners = {split: _winners(records, matrices, losses, n_resamples) for split, matrices in
+               (("val", per_image), ("the unseen streets", per_image_unseen)) if matrices}
     paths = {k: out / v for k, v in OUTPUT_FILES.items()}
     table.to_csv(paths["results_csv"], index=False)
     pd.DataFrame([r["row"] for r in records.values()]).to_csv(paths["runs_csv"], index=False)
@@ -297,7 +317,7 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
         f"mIoU (8) {baseline['miou_8']:.3f}.\n\n## IoU per category (mean over seeds)\n\n" +
         markdown_table(table, {"loss": "loss", **{f"iou_{c}": c for c in CATEGORY_NAMES[1:]}}) +
         f"\n\n**Conclusion (generated from the numbers above).** {_conclusions(table)}\n"
-        + _unseen_section(config, table))
+        + _unseen_section(config, table) + _winners_section(winners))
     first = seeds[0]
     plot_miou(table, baseline["miou"], paths["miou_plot"])
     plot_learning_curves({l: records[(l, first)]["history"] for l in losses if (l, first) in records}, paths["curves_plot"])

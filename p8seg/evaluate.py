@@ -19,8 +19,8 @@ from .metrics import category_confusion, scores_from_confusion, scores_table
 from .inference import model_input_size, predict_probabilities, predict, load_model, read_photo, check_output_dir
 
 # %% auto #0
-__all__ = ['category_table', 'Evaluation', 'check_eval_split', 'evaluate', 'plot_confusion', 'plot_predictions', 'trained_on',
-           'unseen_groups', 'run_evaluate']
+__all__ = ['category_table', 'Evaluation', 'check_eval_split', 'evaluate', 'plot_confusion', 'plot_predictions', 'read_run_json',
+           'trained_on', 'unseen_groups', 'run_evaluate']
 
 # %% ../nbs/15_evaluate.ipynb #17e19944
 def category_table(scores:dict,             # from `p8seg.metrics.scores_from_confusion`
@@ -133,23 +133,23 @@ def plot_predictions(images,       # uint8 RGB photos
     return fig
 
 # %% ../nbs/15_evaluate.ipynb #8b8571ab
-def trained_on(model_path) -> str:
-    "The data source a saved model was trained on, from the `run.json` next to it ('unknown' without one)."
+def read_run_json(model_path) -> dict | None:
+    "The `run.json` that `p8seg.train` wrote next to a saved model (None without one)."
     path = Path(model_path)
     for candidate in (path.parent / "run.json", path.with_suffix("").parent / "run.json"):
-        try: run = json.loads(candidate.read_text())
+        try: return json.loads(candidate.read_text())
         except (OSError, ValueError): continue
-        return f"trained on {run.get('source', 'unknown')} data {run.get('data') or '(default)'}"
-    return "training data unknown: no run.json next to the model"
+    return None
+
+def trained_on(model_path) -> str:
+    "The data source a saved model was trained on, from the `run.json` next to it ('unknown' without one)."
+    run = read_run_json(model_path)
+    if run is None: return "training data unknown: no run.json next to the model"
+    return f"trained on {run.get('source', 'unknown')} data {run.get('data') or '(default)'}"
 
 def unseen_groups(model_path) -> tuple:
     "The groups of the train split that the model's run held out as unseen (its `run.json`), () if none or no `run.json`."
-    path = Path(model_path)
-    for candidate in (path.parent / "run.json", path.with_suffix("").parent / "run.json"):
-        try: run = json.loads(candidate.read_text())
-        except (OSError, ValueError): continue
-        return tuple((run.get("config") or {}).get("unseen") or ())
-    return ()
+    return tuple(((read_run_json(model_path) or {}).get("config") or {}).get("unseen") or ())
 
 # %% ../nbs/15_evaluate.ipynb #c2f44f45
 def run_evaluate(model_path,            # saved model (see `load_model`)
