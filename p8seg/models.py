@@ -14,7 +14,7 @@ with contextlib.redirect_stdout(io.StringIO()):  # silence "Segmentation Models:
 
 # %% auto #0
 __all__ = ['SM_ARCHS', 'BACKBONES', 'DEFAULT_BACKBONE', 'CUSTOM_OBJECTS', 'unet_mini', 'unet_mini_nobn', 'build_model',
-           'bn_layers', 'reestimate_bn_stats']
+           'lraspp_mobilenetv3', 'bn_layers', 'reestimate_bn_stats']
 
 # %% ../nbs/08_models.ipynb #c4a4322a
 def _conv(x, filters: int, name: str, dilation: int = 1, bn: bool = True):
@@ -77,7 +77,7 @@ DEFAULT_BACKBONE = "mobilenetv2"
 # the names (`ARCHS`), their input divisors and the encoder weights come from `p8seg.config`
 
 # %% ../nbs/08_models.ipynb #2e8741b5
-def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet"
+def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3"
                 backbone: str | None = None, # encoder of "unet"/"fpn"/"linknet" (one of `BACKBONES`); None: "mobilenetv2"
                 n_classes: int = 8, # softmax channels
                 input_size=(256, 256, 3), # (height, width, channels); H, W multiples of `INPUT_DIVISOR[arch]`
@@ -94,6 +94,11 @@ def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mi
             raise ValueError(f"{arch_name} has no backbone and no pretrained weights (got backbone={backbone!r}, "
                              f"encoder_weights={encoder_weights!r}); use arch 'unet', 'fpn' or 'linknet' for those")
         return (unet_mini if arch_name == "unet_mini" else unet_mini_nobn)(input_size, n_classes)
+    if arch_name == "lraspp_mobilenetv3":
+        if backbone is not None or encoder_weights is not None:
+            raise ValueError(f"{arch_name}'s encoder is fixed (MobileNetV3-Small, random initial weights): it takes no "
+                             f"backbone and no encoder_weights (got backbone={backbone!r}, encoder_weights={encoder_weights!r})")
+        return lraspp_mobilenetv3(input_size, n_classes)
     backbone = DEFAULT_BACKBONE if backbone is None else backbone
     if not isinstance(backbone, str) or backbone.lower() not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r} for arch {arch_name!r}; choose one of: {', '.join(BACKBONES)}")
@@ -103,6 +108,44 @@ def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mi
     base = getattr(sm, SM_ARCHS[arch_name])(backbone, input_shape=(h, w, c), classes=n_classes,
                                             activation="linear", encoder_weights=encoder_weights)
     return tf.keras.Model(base.input, _softmax_head(base.output), name=f"{arch_name}_{backbone}")
+
+# %% ../nbs/08_models.ipynb #62f9f224
+_LRASPP_LOW_FEATURES = "expanded_conv_2/Add"  # MobileNetV3-Small's last block at 1/8 (24 channels)
+
+def _dilate_last_stage(backbone: tf.keras.Model) -> tf.keras.Model:
+    "A fresh copy of a Keras MobileNetV3 whose last stride-2 stage runs at stride 1 and dilation 2 (output stride 16)."
+    config = backbone.get_config()
+    layers = config["layers"]
+    pad = max(i for i, l in enumerate(layers) if l["class_name"] == "ZeroPadding2D")  # before the last strided depthwise
+    depthwise = [l for l in layers[pad:] if l["class_name"] == "DepthwiseConv2D"]
+    for l in depthwise: l["config"].update(strides=(1, 1), dilation_rate=(2, 2))
+    k = depthwise[0]["config"]["kernel_size"][0]
+    layers[pad]["config"]["padding"] = ((k - 1, k - 1), (k - 1, k - 1))  # "same" for a k x k kernel at dilation 2
+    return tf.keras.Model.from_config(config)
+
+# %% ../nbs/08_models.ipynb #a4624097
+def lraspp_mobilenetv3(input_size=(256, 256, 3), # (height, width, channels); H and W multiples of 16
+                       n_classes: int = 8, # softmax channels
+                      ) -> tf.keras.Model:
+    "LR-ASPP (Howard et al. 2019) on MobileNetV3-Small at output stride 16: a segmentation network for real time on a CPU."
+    h, w, c = check_input_size(input_size, INPUT_DIVISOR["lraspp_mobilenetv3"], "lraspp_mobilenetv3")
+    n_classes = _check_n_classes(n_classes)
+    layers = tf.keras.layers
+    backbone = _dilate_last_stage(tf.keras.applications.MobileNetV3Small(
+        input_shape=(h, w, c), include_top=False, weights=None, include_preprocessing=False))
+    encoder = tf.keras.Model(backbone.input, [backbone.get_layer(_LRASPP_LOW_FEATURES).output, backbone.output],
+                             name="mobilenetv3small")
+    image = layers.Input((h, w, c), name="image")
+    low, high = encoder(layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(image))  # MobileNetV3 takes [-1, 1]
+    x = layers.Conv2D(128, 1, use_bias=False, name="lraspp_conv")(high)
+    x = layers.ReLU(name="lraspp_relu")(layers.BatchNormalization(name="lraspp_bn")(x))
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name="lraspp_pool")(high)
+    gate = layers.Conv2D(128, 1, activation="sigmoid", name="lraspp_gate")(gate)
+    x = layers.Conv2D(n_classes, 1, name="lraspp_high_logits")(layers.Multiply(name="lraspp_gated")([x, gate]))
+    x = layers.UpSampling2D(2, interpolation="bilinear", name="lraspp_up2")(x)  # 1/16 -> 1/8
+    x = layers.Add(name="lraspp_logits")([x, layers.Conv2D(n_classes, 1, name="lraspp_low_logits")(low)])
+    x = layers.UpSampling2D(8, interpolation="bilinear", name="lraspp_up8")(x)  # 1/8 -> input size
+    return tf.keras.Model(image, _softmax_head(x), name="lraspp_mobilenetv3")
 
 # %% ../nbs/08_models.ipynb #ec7008c0
 def bn_layers(model: tf.keras.Model) -> list:

@@ -1,0 +1,199 @@
+"""Deployment latency of every architecture at every image size: Keras vs TFLite float32 / float16 / int8 on CPU.
+
+    python benchmarks/bench_deploy.py                       # 5 architectures x 3 sizes, 50 timed rounds (slow)
+    python benchmarks/bench_deploy.py --out results/deploy.md
+    python benchmarks/bench_deploy.py --runs 2 --warmup 1 --sizes 32x64 --archs unet_mini,lraspp_mobilenetv3  # tiny
+
+For each architecture and size the model is built untrained (latency does not depend on the weights) at that
+size; where the architecture's `INPUT_DIVISOR` refuses it (360x480 for a divisor of 16 or 32), the nearest
+accepted size is used and the table says so. Its four variants (Keras through a `tf.function`, and the
+`p8seg.export.tflite_bytes` conversions to float32, float16 and int8, run by LiteRT through
+`p8seg.inference.TFLiteModel`) are timed on one frame in interleaved rounds (one frame through each variant,
+then the next round), so a load spike from other processes hits every variant alike; TensorFlow and LiteRT
+both get `--threads` CPU threads (default 2: the embedded target). int8 is calibrated on noise images (the
+calibration changes the ranges, not the amount of work). GFLOPs per frame come from TensorFlow's profiler on
+the frozen Keras graph (2 FLOPs per multiply-add; ops it has no count for, such as resizes, count 0).
+On a busy machine (load average above half the CPUs, reported before and after) medians are inflated: compare
+the ratios and the min column rather than absolute medians.
+"""
+import argparse, os, shlex, sys, tempfile, time
+from pathlib import Path
+
+import p8seg  # noqa: F401  (Keras 2 environment before TensorFlow)
+import numpy as np
+
+DEFAULT_ARCHS = ("unet_mini", "unet_mini_nobn", "unet", "linknet", "lraspp_mobilenetv3")
+DEFAULT_SIZES = ("96x128", "256x512", "360x480")
+REALTIME_ARCH = "lraspp_mobilenetv3"
+VARIANTS = ("keras", "tflite fp32", "tflite fp16", "tflite int8")
+MODES = {"tflite fp32": "none", "tflite fp16": "float16", "tflite int8": "int8"}
+COLUMNS = ("arch", "size", "variant", "median ms", "min ms", "fps", "MB", "speed-up vs keras", "size / fp32", "GFLOPs")
+
+
+def parse_args(argv=None):
+    from p8seg.config import ARCHS, parse_img_size, positive_int
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--archs", default=",".join(DEFAULT_ARCHS),
+                   help=f"comma-separated architectures (of: {', '.join(ARCHS)}); unet and linknet use mobilenetv2")
+    p.add_argument("--sizes", default=",".join(DEFAULT_SIZES), help="comma-separated image sizes HxW")
+    p.add_argument("--runs", type=positive_int, default=50, help="timed rounds (each runs every variant once)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
+    p.add_argument("--threads", type=positive_int, default=2, help="CPU threads of TensorFlow and LiteRT")
+    p.add_argument("--calib", type=positive_int, default=8, help="noise images for int8 calibration")
+    p.add_argument("--no-flops", action="store_true", help="skip the GFLOPs count")
+    p.add_argument("--out", help="also write the table as markdown to this file")
+    args = p.parse_args(argv)
+    args.archs = [a.strip().lower() for a in args.archs.split(",") if a.strip()]
+    unknown = [a for a in args.archs if a not in ARCHS]
+    if unknown or not args.archs: p.error(f"unknown arch(s) {unknown or args.archs}; choose from {', '.join(ARCHS)}")
+    try: args.sizes = [parse_img_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
+    except ValueError as e: p.error(str(e))
+    if not args.sizes: p.error("--sizes is empty")
+    if args.warmup < 0: p.error("--warmup must be >= 0")
+    return args
+
+
+def accepted_size(size, divisor):
+    "The nearest (height, width) whose sides are multiples of `divisor` (a tie goes to the smaller side)."
+    near = lambda v: max(divisor, int(np.floor(v / divisor + 0.5 - 1e-9)) * divisor)
+    return near(size[0]), near(size[1])
+
+
+def gflops(model, size):
+    "Float operations of one frame through the frozen Keras graph (TensorFlow profiler), in GFLOPs."
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(tf.TensorSpec([1, *size, 3], tf.float32))
+    graph = convert_variables_to_constants_v2(fn).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel("ERROR")  # the v1 profiler's deprecation warnings
+    try: info = tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options)
+    finally: logger.setLevel(level)
+    return info.total_float_ops / 1e9
+
+
+def bench_one(arch, size, args, tmp):
+    "Rows (one per variant) for one architecture at one size."
+    import tensorflow as tf
+    from p8seg.models import build_model
+    from p8seg.export import tflite_bytes
+    from p8seg.inference import TFLiteModel
+    tf.keras.backend.clear_session()
+    model = build_model(arch, input_size=(*size, 3))
+    rng = np.random.default_rng(0)
+    calib = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(args.calib)]
+    x = rng.random((1, *size, 3), dtype=np.float32)
+    keras_path = tmp / f"{arch}_{size[0]}x{size[1]}.keras"
+    model.save(keras_path)
+    disk = {"keras": keras_path.stat().st_size}
+    compiled = tf.function(lambda t: model(t, training=False))
+    x_tensor = tf.constant(x)
+    runners = {"keras": lambda: compiled(x_tensor).numpy()}
+    for variant, mode in MODES.items():
+        path = tmp / f"{arch}_{size[0]}x{size[1]}_{mode}.tflite"
+        path.write_bytes(tflite_bytes(model, mode, calib if mode == "int8" else None))
+        disk[variant] = path.stat().st_size
+        runners[variant] = (lambda lite: lambda: lite.predict_on_batch(x))(TFLiteModel(path, num_threads=args.threads))
+    flops = None if args.no_flops else gflops(model, size)
+    for _ in range(args.warmup):
+        for run in runners.values(): run()
+    times = {v: [] for v in runners}
+    for _ in range(args.runs):
+        for variant, run in runners.items():
+            start = time.perf_counter(); run(); times[variant].append(time.perf_counter() - start)
+    keras_median = np.median(times["keras"])
+    rows = []
+    for variant in VARIANTS:
+        ms = np.array(times[variant]) * 1e3
+        rows.append({"arch": arch, "size": size, "variant": variant, "median ms": float(np.median(ms)),
+                     "min ms": float(ms.min()), "fps": 1e3 / float(np.median(ms)), "MB": disk[variant] / 1e6,
+                     "speed-up vs keras": keras_median * 1e3 / float(np.median(ms)),
+                     "size / fp32": disk[variant] / disk["tflite fp32"], "GFLOPs": flops,
+                     "params": model.count_params()})
+    return rows
+
+
+def format_row(row, asked):
+    size = f"{row['size'][0]}x{row['size'][1]}" + ("" if tuple(row["size"]) == tuple(asked) else f" (asked {asked[0]}x{asked[1]})")
+    flops = "-" if row["GFLOPs"] is None else f"{row['GFLOPs']:.3f}"
+    return [row["arch"], size, row["variant"], f"{row['median ms']:.2f}", f"{row['min ms']:.2f}", f"{row['fps']:.1f}",
+            f"{row['MB']:.2f}", f"{row['speed-up vs keras']:.2f}x", f"{row['size / fp32']:.2f}", flops]
+
+
+def goals(rows, archs, sizes):
+    "(goal, verdict, detail) for the deployment goals of issue 16."
+    int8 = [r for r in rows if r["variant"] == "tflite int8"]
+    out = []
+    worst = max(int8, key=lambda r: r["size / fp32"])
+    out.append(("int8 file <= 1/3 of fp32", "MET" if worst["size / fp32"] <= 1 / 3 else "NOT MET",
+                f"largest ratio {worst['size / fp32']:.3f} ({worst['arch']} {worst['size'][0]}x{worst['size'][1]})"))
+    for arch in archs:
+        mine = [r for r in int8 if r["arch"] == arch]
+        slow = min(mine, key=lambda r: r["speed-up vs keras"])
+        out.append((f"int8 >= 2x Keras at every size: {arch}", "MET" if slow["speed-up vs keras"] >= 2 else "NOT MET",
+                    f"lowest {slow['speed-up vs keras']:.2f}x at {slow['size'][0]}x{slow['size'][1]}"))
+    target = [r for r in int8 if r["arch"] == REALTIME_ARCH and r["asked"] == (256, 512)]
+    if target:
+        fps = target[0]["fps"]
+        out.append((f">= 30 fps at 256x512 int8: {REALTIME_ARCH}", "MET" if fps >= 30 else "NOT MET", f"{fps:.1f} fps"))
+    else:
+        out.append((f">= 30 fps at 256x512 int8: {REALTIME_ARCH}", "NOT MEASURED",
+                    f"needs --archs with {REALTIME_ARCH} and --sizes with 256x512"))
+    return out
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    command = shlex.join(["python", "benchmarks/bench_deploy.py", *argv])
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from p8seg.config import INPUT_DIVISOR
+    cpus = os.cpu_count() or 1
+    load_before = os.getloadavg()
+    rows, notes = [], []
+    tmp = Path(tempfile.mkdtemp(prefix="bench_deploy_"))
+    start = time.time()
+    for arch in args.archs:
+        for asked in args.sizes:
+            size = accepted_size(asked, INPUT_DIVISOR[arch])
+            if size != tuple(asked):
+                notes.append(f"{arch}: {asked[0]}x{asked[1]} is refused (H, W multiples of {INPUT_DIVISOR[arch]}): "
+                             f"timed at {size[0]}x{size[1]}")
+            print(f"... {arch} {size[0]}x{size[1]}", file=sys.stderr, flush=True)
+            for row in bench_one(arch, size, args, tmp):
+                row["asked"] = tuple(asked); rows.append(row)
+    load_after = os.getloadavg()
+    busy = max(load_before[0], load_after[0]) > 0.5 * cpus
+    header = (f"{len(args.archs)} architectures x {len(args.sizes)} sizes, untrained, batch of 1, threads={args.threads}, "
+              f"{args.runs} timed interleaved rounds after {args.warmup} warm-up, TF {tf.__version__}, LiteRT "
+              f"{__import__('ai_edge_litert').__version__}, {cpus} CPUs visible, load average (1 min) "
+              f"{load_before[0]:.1f} -> {load_after[0]:.1f}, {time.time() - start:.0f} s")
+    lines = [header]
+    if busy:
+        lines.append("WARNING: the machine is busy (load average above half the CPUs): absolute times are inflated; "
+                     "compare ratios and the min column rather than medians")
+    table = [list(COLUMNS)] + [format_row(r, r["asked"]) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    text = [("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))) for row in table]
+    params = {r["arch"]: r["params"] for r in rows}
+    legend = ("speed-up vs keras = Keras median / variant median (above 1: faster than Keras); size / fp32 = file size "
+              "over the TFLite float32 file; MB = file on disk (keras: the .keras file); fps = 1000 / median ms; "
+              "parameters: " + ", ".join(f"{a} {n:,}" for a, n in params.items()))
+    verdicts = [f"goal '{g}': {v} ({d})" for g, v, d in goals(rows, args.archs, args.sizes)]
+    print("\n".join([*lines, "", *text, "", legend, *notes, *verdicts]))
+    if args.out:
+        md = [f"Written by `{command}`", "", *lines, "",
+              "| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i < 3 else "---:" for i in range(len(COLUMNS))) + "|",
+              *["| " + " | ".join(row) + " |" for row in table[1:]], "", legend, "",
+              *[f"- {n}" for n in notes], *[f"- {v}" for v in verdicts]]
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(md) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"`benchmarks/bench_deploy.py` in its tiny mode: every architecture x size x variant row, the goals, the markdown file."
+import re, subprocess, sys
+
+from conftest import REPO, subprocess_env
+
+SCRIPT = REPO / "benchmarks" / "bench_deploy.py"
+TINY = ["--runs", "2", "--warmup", "1", "--sizes", "32x64", "--archs", "unet_mini,lraspp_mobilenetv3"]
+VARIANTS = ("keras", "tflite fp32", "tflite fp16", "tflite int8")
+
+
+def test_bench_deploy_tiny(tmp_path):
+    "Two architectures at 32x64 (their conversions take most of the time: ~30 s on an idle 2-core CPU)."
+    out = tmp_path / "deploy.md"
+    r = subprocess.run([sys.executable, str(SCRIPT), *TINY, "--out", str(out)], cwd=REPO, capture_output=True,
+                       text=True, timeout=600, env=subprocess_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    num = r"\d+\.\d+"
+    for arch in ("unet_mini", "lraspp_mobilenetv3"):
+        for variant in VARIANTS:
+            row = rf"^{arch} +32x64 +{variant} +{num} +{num} +{num} +{num} +{num}x +{num} +{num}$"
+            assert re.search(row, r.stdout, re.M), (arch, variant, r.stdout)
+    assert re.search(r"load average \(1 min\) \d+\.\d -> \d+\.\d", r.stdout), r.stdout
+    assert re.search(r"goal 'int8 file <= 1/3 of fp32': (NOT )?MET", r.stdout), r.stdout
+    for arch in ("unet_mini", "lraspp_mobilenetv3"):
+        assert re.search(rf"goal 'int8 >= 2x Keras at every size: {arch}': (NOT )?MET", r.stdout), r.stdout
+    assert "goal '>= 30 fps at 256x512 int8: lraspp_mobilenetv3': NOT MEASURED" in r.stdout, r.stdout
+    md = out.read_text().splitlines()
+    assert md[0] == f"Written by `python benchmarks/bench_deploy.py {' '.join(TINY)} --out {out}`", md[0]
+    rows = [line for line in md if line.startswith("| ") and "32x64" in line]
+    assert len(rows) == 8, md
+    assert {tuple(c.strip() for c in line.strip("|").split("|"))[:3] for line in rows} == {
+        (a, "32x64", v) for a in ("unet_mini", "lraspp_mobilenetv3") for v in VARIANTS}
+
+
+def test_bench_deploy_refused_size_is_replaced(tmp_path):
+    "A size the divisor refuses is timed at the nearest accepted one, and the table says so (no conversion needed)."
+    code = ("import sys; sys.path.insert(0, 'benchmarks'); import bench_deploy as b; "
+            "print(b.accepted_size((360, 480), 16), b.accepted_size((360, 480), 32), b.accepted_size((360, 480), 4), "
+            "b.accepted_size((20, 20), 32))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                       env=subprocess_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip() == "(352, 480) (352, 480) (360, 480) (32, 32)", r.stdout
