@@ -92,9 +92,9 @@ def test_synth_train_evaluate_predict_export(tmp_path):
     assert Path(r.stdout.strip().splitlines()[-1]) == tmp_path / "s"
     assert len(list((tmp_path / "s" / "gtFine" / "train").rglob("*_gtFine_labelIds.png"))) == 4
     r = p8seg("train", "--data", tmp_path / "s", "--img-size", "32x64", "--epochs", 1, "--batch-size", 2,
-              "--loss", "iou", "--out", tmp_path / "o", "--quiet")
+              "--loss", "iou", "--unseen", "bremen", "--out", tmp_path / "o", "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "iou: finished, val mIoU" in r.stdout
+    assert "iou: finished, val mIoU" in r.stdout and "unseen streets (bremen, never trained on): mIoU" in r.stdout
     assert (tmp_path / "o" / "runs" / "iou" / "seed0" / "model.keras").exists() and (tmp_path / "o" / "mlflow.db").exists()
     assert f"mlflow ui --backend-store-uri sqlite:///{(tmp_path / 'o').resolve()}/mlflow.db" in r.stdout
 
@@ -103,6 +103,10 @@ def test_synth_train_evaluate_predict_export(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "official category rules" in r.stdout and "vehicle" in r.stdout
     assert "trained on cityscapes data" in r.stdout and "scored on cityscapes data" in r.stdout
+    assert "on the unseen streets (bremen" in r.stdout                      # its run.json names them: scored beside val
+    line = one_line_error(p8seg("train", "--data", tmp_path / "s", "--img-size", "32x64", "--epochs", 1, "--unseen", "paris",
+                                "--out", tmp_path / "o2", "--quiet"), 1)
+    assert "unknown group(s) paris" in line and "its groups are aachen, bochum, bremen" in line
     for f in ("scores.csv", "confusion.png", "worst.png"): assert (tmp_path / "ev" / f).exists(), f
     line = one_line_error(p8seg("evaluate", model, "--data", tmp_path / "s", "--split", "test"), 1)
     assert "test" in line
