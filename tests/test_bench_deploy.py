@@ -9,7 +9,7 @@ VARIANTS = ("keras", "tflite fp32", "tflite fp16", "tflite int8")
 
 
 def test_bench_deploy_tiny(tmp_path):
-    "Two architectures at 32x64 (their conversions take most of the time: ~30 s on an idle 2-core CPU)."
+    "Two architectures at 32x64: 140 s on the shared 2-core machine (load 8), nearly all in the six TFLite conversions."
     out = tmp_path / "deploy.md"
     r = subprocess.run([sys.executable, str(SCRIPT), *TINY, "--out", str(out)], cwd=REPO, capture_output=True,
                        text=True, timeout=600, env=subprocess_env())
