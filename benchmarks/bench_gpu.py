@@ -129,7 +129,7 @@ def gpu_names(force_cpu: bool):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true",
-                    help="64x128 files, 32x32 input, batch 4, a few steps: runs every code path on any machine")
+                    help="64x128 files, 16x16 input, batch 4, a few steps: runs every code path on any machine")
     ap.add_argument("--force-cpu", action="store_true", help="run on the CPU (GPUs hidden) instead of exiting")
     ap.add_argument("--root", type=Path, default=None,
                     help="folder of the synthetic full-size set (default benchmarks/_data/full_n<N>, reused; "
