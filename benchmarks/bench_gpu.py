@@ -40,7 +40,7 @@ N_LOSSES, N_EPOCHS = 5, 10
 SETTINGS = {  # files: (h, w) of the synthetic "full-size" PNGs; n_files: a multiple of batch
     "full": dict(files=(1024, 2048), img_size=(256, 256), batch=16, n_files=48, warmup=2,
                  steps_original=15, steps_dataset=150),
-    "tiny": dict(files=(64, 128), img_size=(32, 32), batch=4, n_files=8, warmup=1,
+    "tiny": dict(files=(64, 128), img_size=(16, 16), batch=4, n_files=8, warmup=1,   # 16x16: float16 is emulated on a CPU
                  steps_original=2, steps_dataset=3),
 }
 
@@ -129,7 +129,7 @@ def gpu_names(force_cpu: bool):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true",
-                    help="64x128 files, 32x32 input, batch 4, a few steps: runs every code path on any machine")
+                    help="64x128 files, 16x16 input, batch 4, a few steps: runs every code path on any machine")
     ap.add_argument("--force-cpu", action="store_true", help="run on the CPU (GPUs hidden) instead of exiting")
     ap.add_argument("--root", type=Path, default=None,
                     help="folder of the synthetic full-size set (default benchmarks/_data/full_n<N>, reused; "

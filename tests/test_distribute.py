@@ -4,7 +4,7 @@
   (and a loss that divides by the number of replicas itself, i.e. twice, is caught);
 - `multiworker` with a bad TF_CONFIG is a clear error; a two-worker cluster on localhost trains in lock-step;
 - `p8seg train` and `compare_losses` on two localhost workers: both exit 0, only the chief writes, same initial
-  weights, the same losses skipped on resume (every launch killed at a deadline: it cannot hang CI);
+  weights, the same losses skipped on resume by `p8seg compare` (every launch killed at a deadline: it cannot hang CI);
 - a lost worker (SIGKILLed, or alive but stuck): the other exits within the collective timeout, naming it.
 """
 import json, os, signal, socket, subprocess, sys, threading, time
@@ -287,19 +287,16 @@ def test_compare_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
     out0 = tmp_path / "out0"
     assert (out0 / "results.csv").exists() and (out0 / "runs" / "iou" / "seed0" / "model.keras").exists()
     assert not (tmp_path / "out1").exists()
-    chief, worker = launch()                    # resume: the chief has both results, so neither worker trains
-    assert chief["rows"][0][1] == "finished" and len(chief["rows"]) == 2
-    assert worker["rows"] == []
-
-
-def test_cli_compare_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
-    "`p8seg compare --strategy multiworker`: both workers exit 0, only the chief prints the table and writes outputs."
-    args = ["compare", "--strategy", "multiworker", "--losses", "dice", "--data", str(tiny_data), "--img-size", "32x64",
-            "--batch-size", "4", "--epochs", "1", "--quiet"]
+    # resume, through `p8seg compare --strategy multiworker` (the same settings): the chief has both results, so
+    # neither worker trains; both exit 0, only the chief prints the table
+    args = ["compare", "--strategy", "multiworker", "--losses", "dice,iou", "--data", str(tiny_data), "--img-size", "32x64",
+            "--batch-size", "4", "--epochs", "1", "--lr", "1e-3", "--quiet"]
     chief, worker = run_workers([[*CLI, *args, "--out", str(tmp_path / f"out{i}")] for i in range(2)])
+    assert "dice (seed 0): already finished, skipped" in chief and "iou (seed 0): already finished" in chief, chief[-2000:]
+    assert "training " not in chief and "training " not in worker, (chief[-2000:], worker[-2000:])
     assert "| dice | " in chief and "mlflow ui --backend-store-uri" in chief, chief[-2000:]
     assert "trained in lock-step" in worker and "| dice |" not in worker, worker[-2000:]
-    assert (tmp_path / "out0" / "results.md").exists() and not (tmp_path / "out1").exists()
+    assert (out0 / "results.md").exists() and not (tmp_path / "out1").exists()
 
 
 # ---- a lost worker: the others stop within the collective timeout, naming it ----
