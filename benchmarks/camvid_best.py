@@ -60,7 +60,7 @@ def main():
 # The best CamVid model
 
 `model.keras` (Keras, float32) and `model_int8.tflite` (LiteRT, int8, float input) are the model of the recipe
-**{args.recipe}** of the ablation (`results/recipe/README.md`: the best on the unseen street), trained by
+**{args.recipe}** of the ablation (chosen by the rule of `results/recipe/README.md`), trained by
 
     {recipe['command']}
 
