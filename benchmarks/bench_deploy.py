@@ -1,7 +1,7 @@
 """Deployment latency of every architecture at every image size: Keras vs TFLite float32 / float16 / int8 on CPU.
 
     python benchmarks/bench_deploy.py                       # 5 architectures x 3 sizes, 50 timed rounds (slow)
-    python benchmarks/bench_deploy.py --out results/deploy.md
+    python benchmarks/bench_deploy.py --archs unet_mini,unet_mini_nobn,lraspp_mobilenetv3 --sizes 256x512 --out results/deploy/latency_256x512.md
     python benchmarks/bench_deploy.py --runs 2 --warmup 1 --sizes 32x64 --archs unet_mini,lraspp_mobilenetv3  # tiny
 
 For each architecture and size the model is built untrained (latency does not depend on the weights) at that
@@ -123,7 +123,7 @@ def format_row(row, asked):
 
 
 def goals(rows, archs, sizes):
-    "(goal, verdict, detail) for the deployment goals of issue 16."
+    "(goal, verdict, detail) for the deployment goals (int8 size, int8 speed-up, real-time fps)."
     int8 = [r for r in rows if r["variant"] == "tflite int8"]
     out = []
     worst = max(int8, key=lambda r: r["size / fp32"])
