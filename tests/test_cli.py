@@ -107,21 +107,17 @@ def test_synth_train_evaluate_predict_export(tmp_path):
                                 "--out", tmp_path / "o2", "--quiet"), 1)
     assert "unknown group(s) paris" in line and "its groups are aachen, bochum, bremen" in line
     for f in ("scores.csv", "confusion.png", "worst.png"): assert (tmp_path / "ev" / f).exists(), f
-    line = one_line_error(p8seg("evaluate", model, "--data", tmp_path / "s", "--split", "test"), 1)
-    assert "test" in line
+    # a refused split, a missing photo, predicting from a .tflite: in process in tests/test_evaluate.py and
+    # tests/test_inference.py (one fresh process per command costs TensorFlow's start-up)
     photo = sorted((tmp_path / "s" / "leftImg8bit" / "val").rglob("*.png"))[0]
     r = p8seg("predict", model, photo, "--out", tmp_path / "pred")
     assert r.returncode == 0, r.stderr[-2000:]
     stem = photo.name[: -len(".png")]
     for suffix in ("_category.png", "_color.png", "_overlay.png"):
         assert (tmp_path / "pred" / (stem + suffix)).exists(), suffix
-    line = one_line_error(p8seg("predict", model, tmp_path / "nope.png", "--out", tmp_path / "pred"), 1)
-    assert "nope.png" in line
     r = p8seg("export", model, "--format", "tflite", "--quantize", "float16", "--out", tmp_path / "m.tflite")
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "m.tflite").stat().st_size > 10_000
-    r = p8seg("predict", tmp_path / "m.tflite", photo, "--out", tmp_path / "pred_tflite")
-    assert r.returncode == 0, r.stderr[-2000:]
 
 
 NO_TENSORFLOW = """
