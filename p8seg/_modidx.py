@@ -113,7 +113,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'p8seg.evaluate': { 'p8seg.evaluate.Evaluation': ('evaluate.html#evaluation', 'p8seg/evaluate.py'),
                                 'p8seg.evaluate.Evaluation.miou': ('evaluate.html#evaluation.miou', 'p8seg/evaluate.py'),
                                 'p8seg.evaluate.Evaluation.table': ('evaluate.html#evaluation.table', 'p8seg/evaluate.py'),
-                                'p8seg.evaluate._group_indices': ('evaluate.html#_group_indices', 'p8seg/evaluate.py'),
                                 'p8seg.evaluate.category_table': ('evaluate.html#category_table', 'p8seg/evaluate.py'),
                                 'p8seg.evaluate.check_eval_split': ('evaluate.html#check_eval_split', 'p8seg/evaluate.py'),
                                 'p8seg.evaluate.evaluate': ('evaluate.html#evaluate', 'p8seg/evaluate.py'),

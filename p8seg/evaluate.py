@@ -12,7 +12,7 @@ import pandas as pd
 import cv2
 from .labels import N_CATEGORIES, CATEGORY_NAMES, VOID, colorize
 from .config import P8segError
-from .sources import detect_source, load_file_paths, frame_group
+from .sources import detect_source, load_file_paths, split_by_groups
 from .synth import default_data_root
 from .data import read_image, read_label_ids, resize_image
 from .metrics import category_confusion, scores_from_confusion, scores_table
@@ -67,7 +67,7 @@ def evaluate(model,                # Keras model, or anything with `input_shape`
     source = detect_source(data_root)
     image_paths, label_paths = load_file_paths(data_root, split, source=source)
     if groups:
-        inside = _group_indices(image_paths, groups, f"the {split} split of {data_root}")
+        inside = split_by_groups(image_paths, groups, f"the {split} split of {data_root}", keep_some=False)[1]
         image_paths, label_paths = [image_paths[i] for i in inside], [label_paths[i] for i in inside]
     if limit is not None: image_paths, label_paths = image_paths[:limit], label_paths[:limit]
     if not image_paths: raise ValueError(f"no images found for split {split!r} under {data_root}")
@@ -93,13 +93,6 @@ def evaluate(model,                # Keras model, or anything with `input_shape`
             rows.append({"image": str(image_path), "labels": str(label_path), "miou": s["miou"],
                          "pixel_accuracy": s["pixel_accuracy"]})
     return Evaluation(total, scores_from_confusion(total), pd.DataFrame(rows), source.name, np.stack(matrices))
-
-def _group_indices(paths, groups, where):
-    "Indices of the frames of `groups` (all of them may be asked for, unlike when holding groups out)."
-    found = [frame_group(p) for p in paths]
-    unknown = [g for g in groups if g not in found]
-    if unknown: raise P8segError(f"unknown group(s) {', '.join(unknown)} in {where}; its groups are {', '.join(sorted(set(found)))}")
-    return [i for i, g in enumerate(found) if g in groups]
 
 # %% ../nbs/15_evaluate.ipynb #ec5a529b
 def plot_confusion(confusion:np.ndarray, # (8, 8) counts, rows = truth

@@ -247,6 +247,7 @@ def frame_group(path # a photo or mask path of any source
 def split_by_groups(paths, # photos of one split, in order
                     groups, # group names to take out (`frame_group`)
                     where: str = "the split", # named in the error
+                    keep_some: bool = True, # refuse `groups` that are the whole split (nothing left outside them)
                    ) -> tuple[np.ndarray, np.ndarray]: # (indices outside `groups`, indices inside), int arrays
     "Split a split's frames by whole groups; a group that does not exist is an error naming those that do."
     found = np.array([frame_group(p) for p in paths])
@@ -254,5 +255,5 @@ def split_by_groups(paths, # photos of one split, in order
     unknown = [g for g in groups if g not in known]
     if unknown: raise P8segError(f"unknown group(s) {', '.join(unknown)} in {where}; its groups are {', '.join(known)}")
     inside = np.isin(found, list(groups))
-    if inside.all(): raise P8segError(f"the group(s) {', '.join(groups)} are all of {where}: nothing would be left to train on")
+    if keep_some and inside.all(): raise P8segError(f"the group(s) {', '.join(groups)} are all of {where}: nothing would be left to train on")
     return np.flatnonzero(~inside), np.flatnonzero(inside)
