@@ -25,9 +25,9 @@ from .stats import paired_bootstrap, conclusion, display_table, verdict_summary,
 
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
-           'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'results_table',
-           'unseen_stats', 'markdown_table', 'write_outputs', 'plot_miou', 'plot_learning_curves', 'plot_category_iou',
-           'plot_samples']
+           'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'loss_stacks',
+           'results_table', 'unseen_stats', 'markdown_table', 'write_outputs', 'plot_miou', 'plot_learning_curves',
+           'plot_category_iou', 'plot_samples']
 
 # %% ../nbs/13_compare.ipynb #fe297733
 def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed` are replaced by each run's)
@@ -196,6 +196,13 @@ def _compare(config, losses, seeds, force, overrides, n_samples, n_resamples, st
     return table
 
 # %% ../nbs/13_compare.ipynb #45e62431
+def loss_stacks(records: dict, # (loss, seed) -> stored record, in table order
+                matrices: dict, # (loss, seed) -> (N, 8, 8) per-image matrices of the finished runs
+               ) -> dict: # loss -> (S, N, 8, 8) stack over its seeds, None when one of its runs has no matrices (failed)
+    "The per-image matrices of each loss stacked over its seeds, as `paired_bootstrap` and `category_winners` take them."
+    keys = {l: [k for k in records if k[0] == l] for l in dict.fromkeys(k[0] for k in records)}
+    return {l: np.stack([matrices[k] for k in ks]) if all(k in matrices for k in ks) else None for l, ks in keys.items()}
+
 def results_table(records: dict, # (loss, seed) -> stored record (`result.json`)
                   per_image: dict, # (loss, seed) -> (N, 8, 8) matrices of the finished runs on `val`
                   n_resamples: int = 1000, # bootstrap resamples
@@ -205,10 +212,9 @@ def results_table(records: dict, # (loss, seed) -> stored record (`result.json`)
     rows = pd.DataFrame([r["row"] for r in records.values()])
     losses = list(dict.fromkeys(rows["loss"]))
     finished = {l: (rows[rows.loss == l].status == "finished").all() for l in losses}
-    def stacks(matrices): return {l: np.stack([matrices[k] for k in records if k[0] == l]) if finished[l] else None for l in losses}
-    stats = paired_bootstrap(stacks(per_image), n_resamples=n_resamples)
+    stats = paired_bootstrap(loss_stacks(records, per_image), n_resamples=n_resamples)
     if per_image_unseen and all(k in per_image_unseen for k in per_image):
-        unseen = paired_bootstrap(stacks(per_image_unseen), n_resamples=n_resamples)
+        unseen = paired_bootstrap(loss_stacks(records, per_image_unseen), n_resamples=n_resamples)
         stats = stats.join(unseen.add_prefix("unseen_"))
     numeric = rows.drop(columns=["status", "epoch_rule", "run_id", "seed", "unseen"], errors="ignore").groupby("loss").mean(numeric_only=True)
     table = stats.join(numeric.drop(columns=[c for c in numeric if c in stats]), how="left")
@@ -243,14 +249,6 @@ def markdown_table(table: pd.DataFrame, columns: dict, digits: int = 3) -> str:
 
 def _data_name(config) -> str:
     return config.data or "the synthetic set (default)"
-
-def _winners(records, matrices, losses, n_resamples):
-    "`category_winners` of the finished losses (a loss with a failed seed counts as failed)."
-    stacks = {}
-    for l in losses:
-        keys = [k for k in records if k[0] == l]
-        stacks[l] = np.stack([matrices[k] for k in keys]) if keys and all(k in matrices for k in keys) else None
-    return category_winners(stacks, n_resamples=n_resamples)
 
 def _winners_section(winners: dict) -> str:
     "The results.md section: which loss wins which category, on which split, and which losses the rule ties with it."
@@ -291,7 +289,7 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
     per_image_unseen = {k: np.load(run_dir_of(cfgs[k]) / "per_image_unseen.npy") for k in done
                         if (run_dir_of(cfgs[k]) / "per_image_unseen.npy").exists()}
     table = results_table(records, per_image, n_resamples, per_image_unseen)
-    winners = {split: _winners(records, matrices, losses, n_resamples) for split, matrices in
+    winners = {split: category_winners(loss_stacks(records, matrices), n_resamples=n_resamples) for split, matrices in
                (("val", per_image), ("the unseen streets", per_image_unseen)) if matrices}
     paths = {k: out / v for k, v in OUTPUT_FILES.items()}
     table.to_csv(paths["results_csv"], index=False)
