@@ -12,7 +12,8 @@ import sys as _sys
 
 _os.environ.setdefault("SM_FRAMEWORK", "tf.keras")
 _os.environ["TF_USE_LEGACY_KERAS"] = "1"
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")              # TensorFlow's C++ INFO/WARNING lines off
+_os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")          # albumentations would query the network on import
 
 
 def _check_keras():

@@ -5,7 +5,6 @@
 # %% ../nbs/04_augment.ipynb #1f2e25e7
 from __future__ import annotations
 import os, random, threading
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations would otherwise query the network on import
 import numpy as np
 import cv2
 import albumentations as A

@@ -142,9 +142,8 @@ def _demo_arguments(p):
 @command("demo", "Five-loss comparison on the synthetic set with small settings (a few minutes on a CPU).", _demo_arguments)
 def demo(args):
     "Run the demo comparison and print the table and where everything is."
-    from p8seg.synth import synthetic_root
     from p8seg.compare import compare_losses
-    config = TrainConfig(data=str(synthetic_root()), out=args.out, verbose=1, **DEMO_SETTINGS)   # always synthetic
+    config = TrainConfig(data="synthetic", out=args.out, verbose=1, **DEMO_SETTINGS)   # always the embedded set
     start = time.perf_counter()
     table = compare_losses(config, force=args.force)
     print_comparison(table, config)

@@ -12,7 +12,8 @@ import tensorflow as tf
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .config import TrainConfig, P8segError, LOSS_NAMES
+from .config import TrainConfig, P8segError, LOSS_NAMES, shown_path
+from .synth import SYNTHETIC
 from .labels import N_CATEGORIES, CATEGORY_NAMES, colorize
 from .data import load_split
 from .metrics import confusion_matrix, scores_from_confusion, predict_categories
@@ -26,8 +27,8 @@ from .stats import paired_bootstrap, conclusion, display_table, verdict_summary,
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
            'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'loss_stacks',
-           'results_table', 'unseen_stats', 'markdown_table', 'write_outputs', 'plot_miou', 'plot_learning_curves',
-           'plot_category_iou', 'plot_samples']
+           'results_table', 'unseen_stats', 'markdown_table', 'compare_command', 'write_outputs', 'plot_miou',
+           'plot_learning_curves', 'plot_category_iou', 'plot_samples']
 
 # %% ../nbs/13_compare.ipynb #fe297733
 def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed` are replaced by each run's)
@@ -248,7 +249,14 @@ def markdown_table(table: pd.DataFrame, columns: dict, digits: int = 3) -> str:
     return "\n".join(lines)
 
 def _data_name(config) -> str:
-    return config.data or "the synthetic set (default)"
+    if config.data in (None, SYNTHETIC): return "the synthetic set" + (" (default)" if config.data is None else "")
+    return f"`{shown_path(config.data)}`"
+
+def compare_command(config: TrainConfig, losses, seeds) -> str:
+    "The `p8seg compare` command line that makes this comparison (what `results.md` says wrote it)."
+    args = config.command_args(exclude=("loss", "seed"))
+    if list(losses) != list(LOSS_NAMES): args += ["--losses", ",".join(losses)]
+    return " ".join(["p8seg compare", *args, "--seeds", ",".join(map(str, seeds))])
 
 def _winners_section(winners: dict) -> str:
     "The results.md section: which loss wins which category, on which split, and which losses the rule ties with it."
@@ -300,6 +308,7 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
     n_img = int(table["n_images"].dropna().iloc[0]) if table["n_images"].notna().any() else 0
     rule = {"last": "the model after the last epoch", "holdout": "the epoch with the best mIoU on held-out training images"}
     paths["results_md"].write_text(
+        f"<!-- Written by `{compare_command(config, losses, seeds)}`: do not edit. -->\n"
         f"# Loss comparison\n\n{config.arch}, {config.epochs} epochs, {config.img_size[0]}x{config.img_size[1]} images, "
         f"batch {config.batch_size}, Adam {config.learning_rate:g}, augmentation {'on' if config.augment else 'off'}, "
         f"class weights {'on' if config.class_weights else 'off'}; data {_data_name(config)}; seeds "

@@ -10,8 +10,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOSS_NAMES', 'ARCHS', 'INPUT_DIVISOR', 'STRATEGIES', 'ENCODER_WEIGHTS', 'EPOCH_RULES', 'LR_SCHEDULES',
-           'EXPORT_FORMATS', 'QUANTIZE_MODES', 'cache_root', 'P8segError', 'parse_img_size', 'check_input_size',
-           'positive_int', 'positive_float', 'group_names', 'img_size', 'setting', 'TrainConfig']
+           'EXPORT_FORMATS', 'QUANTIZE_MODES', 'ENV_VARS', 'env_table', 'cache_root', 'camvid_location', 'shown_path',
+           'P8segError', 'parse_img_size', 'check_input_size', 'positive_int', 'positive_float', 'group_names',
+           'img_size', 'setting', 'TrainConfig']
 
 # %% ../nbs/01_config.ipynb #a70f1125
 LOSS_NAMES = ("dice", "total", "iou", "tversky", "focal_tversky")   # `p8seg.losses.LOSSES`, in comparison order
@@ -26,9 +27,43 @@ EXPORT_FORMATS = ("savedmodel", "tflite")                           # `p8seg.exp
 QUANTIZE_MODES = ("none", "float16", "int8")                        # TFLite quantisation
 
 # %% ../nbs/01_config.ipynb #3d0f3672
+ENV_VARS = {  # every environment variable p8seg reads -> what it does
+    "P8SEG_DATA": "the data root when `--data` is not given (Cityscapes or CamVid layout); unset: the synthetic set",
+    "P8SEG_CACHE": "the folder of the synthetic set and the decode-once arrays (default `~/.cache/p8seg`; `--cache-dir` sets it)",
+    "P8SEG_CAMVID": "where the tests, the benchmarks and the tutorial look for the real CamVid frames "
+                    "(default `<repo>/../shared/data/camvid`)",
+    "P8SEG_REQUIRE_CAMVID": "`1`: the tests on real frames fail instead of skipping when CamVid is missing (`.ci/run` sets it)",
+    "P8SEG_COLLECTIVE_TIMEOUT": "seconds a multi-worker run waits for a lost worker before it stops with an error (default 300)",
+    "P8SEG_DEBUG": "`1`: the `p8seg` command shows Python tracebacks instead of one-line errors, and TensorFlow's start-up messages",
+    "P8SEG_OUT": "the tutorial's output folder (default: a new temporary folder)",
+}
+
+def env_table() -> str:
+    "`ENV_VARS` as a markdown table (the README shows it)."
+    return "\n".join(["| variable | what it does |", "|---|---|"] + [f"| `{k}` | {v} |" for k, v in ENV_VARS.items()])
+
 def cache_root() -> Path:
     "The p8seg cache folder: `$P8SEG_CACHE`, default `~/.cache/p8seg`."
     return Path(os.environ.get("P8SEG_CACHE") or Path.home()/".cache"/"p8seg").expanduser()
+
+def camvid_location() -> Path:
+    "Where the real CamVid frames are looked for: `$P8SEG_CAMVID`, else `<repo>/../shared/data/camvid`."
+    env = os.environ.get("P8SEG_CAMVID")
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "camvid"
+
+# %% ../nbs/01_config.ipynb #2052d1bc
+def shown_path(path, # a path, as given
+               base=None, # the folder paths are shown relative to (default: the working folder)
+              ) -> str:
+    "`path` without this machine's absolute prefix: as given when relative, `~/...` under home, else relative to `base`."
+    path = Path(path)
+    if not path.is_absolute(): return str(path)
+    base, home = Path(base or os.getcwd()).resolve(), Path.home().resolve()
+    path = Path(os.path.abspath(path))
+    rel = os.path.relpath(path, base)
+    if not rel.startswith(os.pardir + os.sep + os.pardir) and rel != os.pardir + os.sep + os.pardir: return rel
+    if path == home or home in path.parents: return str(Path("~") / path.relative_to(home))
+    return str(path)
 
 # %% ../nbs/01_config.ipynb #dc020d10
 class P8segError(ValueError):
@@ -109,7 +144,7 @@ def setting(default=None, # the default value (`default_factory` for mutable one
 @dataclass
 class TrainConfig:
     "Everything one training run depends on (recorded as MLflow parameters)."
-    data: str | None = setting(None, "data root: Cityscapes or CamVid layout (default: $P8SEG_DATA or the synthetic set)",
+    data: str | None = setting(None, "data root: Cityscapes or CamVid layout, or `synthetic` (default: $P8SEG_DATA or the synthetic set)",
                                "data", metavar="DIR")
     img_size: tuple = setting((256, 256), "image size, height first", "data", type=img_size, metavar="HxW")
     unseen: tuple = setting((), "groups of the train split held out as the 'unseen' split (CamVid sequence e.g. 0006R0, "
@@ -197,3 +232,17 @@ class TrainConfig:
     def replace(self, **changes):
         "A copy with some fields changed."
         return dataclasses.replace(self, **changes)
+
+    def command_args(self, exclude=()) -> list:
+        "The `p8seg train`/`compare` options that give this config: every command-line field away from its default."
+        args = []
+        for f in dataclasses.fields(self):
+            if f.metadata.get("cli", True) is False or f.name in exclude: continue
+            value = getattr(self, f.name)
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if value == default or (isinstance(default, tuple) and tuple(value) == default): continue
+            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            if isinstance(value, bool): args += [flag] if value else []
+            elif isinstance(value, tuple): args += [flag, ("x" if f.name == "img_size" else ",").join(map(str, value))]
+            else: args += [flag, str(value)]
+        return args

@@ -9,7 +9,7 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import cv2
-from .config import cache_root
+from .config import cache_root, shown_path
 from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .sources import Source, CITYSCAPES, SOURCES, detect_source, load_file_paths
 from .augment import augment_pair
@@ -152,7 +152,7 @@ def load_split(root,             # data root of any source (Cityscapes, CamVid: 
     folder = split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir, source)
     if not (folder/"masks.npy").exists():
         size = "their own size" if img_size is None else f"{img_size[0]}x{img_size[1]}"
-        print(f"p8seg: caching {len(image_paths)} {split} pairs of {root} at {size} in {folder}", file=sys.stderr)
+        print(f"p8seg: caching {len(image_paths)} {split} pairs of {shown_path(root)} at {size} in {shown_path(folder)}", file=sys.stderr)
         _build_cache(folder, image_paths, mask_paths, img_size, workers, source)
         prefix = folder.name.rsplit("-", 1)[0] + "-"
         for old in folder.parent.glob(prefix + "*"):                         # older caches of the same root/split/size

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import cv2
 from .labels import N_CATEGORIES, CATEGORY_NAMES, VOID, colorize
-from .config import P8segError
+from .config import P8segError, shown_path
 from .sources import detect_source, load_file_paths, split_by_groups
-from .synth import default_data_root
+from .synth import resolve_data
 from .data import read_image, read_label_ids, resize_image
 from .metrics import category_confusion, scores_from_confusion, scores_table
 from .inference import model_input_size, predict_probabilities, predict, load_model, read_photo, check_output_dir
@@ -146,7 +146,7 @@ def unseen_groups(model_path) -> tuple:
 
 # %% ../nbs/15_evaluate.ipynb #c2f44f45
 def run_evaluate(model_path,            # saved model (see `load_model`)
-                 data=None,             # data root of any source; None: `p8seg.synth.default_data_root()`
+                 data=None,             # data root of any source, "synthetic", or None (`p8seg.synth.resolve_data`)
                  split:str="val",       # split to score ("test" is refused)
                  out_dir="evaluation",  # where the table, figures and worst images go
                  full_res:bool=True,    # score at the annotation's full size
@@ -164,7 +164,7 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
                          "no 'unseen' split to score")
     out_dir = check_output_dir(out_dir)             # before the model and the scoring, not after
     model = load_model(model_path)
-    data = default_data_root() if data is None else Path(data)
+    data = resolve_data(data)
     splits = {"unseen": ("train", held)} if split == "unseen" else {split: (split, None)}
     if split == "val" and held: splits["unseen"] = ("train", held)  # the new-street score beside val
     evs = {name: evaluate(model, data, s, full_res=full_res, batch_size=batch_size, limit=limit, groups=g)
@@ -178,7 +178,7 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
     ev = evs[split]
     table = ev.table
     where = f"{split}: groups {', '.join(held)} of train" if split == "unseen" else split
-    print(f"{model_path} ({trained_on(model_path)}) scored on {ev.source} data {data} [{where}], "
+    print(f"{model_path} ({trained_on(model_path)}) scored on {ev.source} data {shown_path(data)} [{where}], "
           f"{len(ev.per_image)} images, official category rules:")
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"pixel accuracy {ev.scores['pixel_accuracy']:.4f}")
@@ -195,7 +195,7 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
         fig.savefig(out_dir / "worst.png", dpi=100); plt.close(fig)
         written.append("worst.png")
     report = {"model": str(model_path), "trained_on": trained_on(model_path),
-              "scored_on": {"source": ev.source, "root": str(data), "split": split}, "miou": ev.miou, "images": len(ev.per_image)}
+              "scored_on": {"source": ev.source, "root": shown_path(data), "split": split}, "miou": ev.miou, "images": len(ev.per_image)}
     if "unseen" in evs: report["unseen"] = {"groups": list(held), "miou": evs["unseen"].miou, "images": len(evs["unseen"].per_image)}
     if split == "val" and held: written.append("scores_unseen.csv")
     (out_dir / "report.json").write_text(json.dumps(report, indent=1))

@@ -12,7 +12,7 @@ import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras 
 import tensorflow as tf
 from .config import QUANTIZE_MODES, EXPORT_FORMATS, P8segError
 from .sources import load_file_paths
-from .synth import default_data_root
+from .synth import resolve_data
 from .data import read_image
 from .inference import model_input_size, prepare_image, load_model, predict, TFLiteModel, check_output_dir
 from .evaluate import evaluate
@@ -174,7 +174,7 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
                  format:str="savedmodel",# "savedmodel" or "tflite"
                  quantize:str="none",    # "none", "float16" or "int8" (TFLite only)
                  calib_images=None,      # uint8 RGB images for int8; None: a few from `data_root`'s train split
-                 data_root=None,         # dataset for calibration; None: `p8seg.synth.default_data_root()`
+                 data_root=None,         # dataset for calibration (`p8seg.synth.resolve_data`)
                  n_calib:int=16,         # calibration images taken from `data_root`
                  rewrite:bool=True,      # int8: the faithful graph (`fold_bn_scales`); False: the plain conversion
                  camera_input:bool=False # TFLite input: the camera's uint8 RGB frame (normalised inside the model)
@@ -193,7 +193,7 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
         model.save(str(out), save_format="tf", include_optimizer=False)
         return out
     if quantize == "int8" and calib_images is None:
-        calib_images = calibration_images(default_data_root() if data_root is None else data_root, n_calib)
+        calib_images = calibration_images(resolve_data(data_root), n_calib)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(tflite_bytes(model, quantize, calib_images, rewrite=rewrite, camera_input=camera_input))
     return out
@@ -252,7 +252,7 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
     check_output_dir(out if format == "savedmodel" else out.parent)
     model = load_model(model_path)
     needs_data = quantize == "int8" or (check and format == "tflite")
-    data = (default_data_root() if data is None else Path(data)) if needs_data else data
+    data = resolve_data(data) if needs_data else data
     path = export_model(model, out, format, quantize, data_root=data, n_calib=n_calib, rewrite=rewrite,
                         camera_input=camera_input)
     print(f"wrote {path} ({format}, quantize={quantize}, {_disk_size(path) / 1e6:.2f} MB)")

@@ -8,15 +8,15 @@ import os, sys, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import cv2
-from .config import cache_root
+from .config import cache_root, shown_path
 from .labels import NAME_TO_LABEL, N_CATEGORIES, remap_mask
 from .sources import CITYSCAPES, LAYOUTS, load_file_paths
 
 IMAGE_SUFFIX, MASK_SUFFIX = CITYSCAPES.image_suffix, CITYSCAPES.mask_suffix   # the Cityscapes file names
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIX', 'MASK_SUFFIX', 'SYNTHETIC_CITIES', 'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'synthetic_scene',
-           'make_synthetic_cityscapes', 'synthetic_root', 'default_data_root']
+__all__ = ['IMAGE_SUFFIX', 'MASK_SUFFIX', 'SYNTHETIC_CITIES', 'SYNTHETIC_VERSION', 'SYNTHETIC_DEFAULTS', 'SYNTHETIC',
+           'synthetic_scene', 'make_synthetic_cityscapes', 'synthetic_root', 'default_data_root', 'resolve_data']
 
 # %% ../nbs/03_synth.ipynb #72f154bc
 _ID = {name: NAME_TO_LABEL[name].id for name in [
@@ -284,7 +284,7 @@ def synthetic_root() -> Path:
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
     try:
-        print(f"p8seg: generating the synthetic Cityscapes set in {root} (once)", file=sys.stderr)
+        print(f"p8seg: generating the synthetic Cityscapes set in {shown_path(root)} (once)", file=sys.stderr)
         make_synthetic_cityscapes(tmp, **SYNTHETIC_DEFAULTS)
         try: tmp.rename(root)
         except OSError:
@@ -300,3 +300,12 @@ def default_data_root() -> Path:
     root = Path(env).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f"P8SEG_DATA={env} is not an existing folder; expected {LAYOUTS}")
     return root
+
+SYNTHETIC = "synthetic"   # `--data synthetic`: the embedded set, whatever `$P8SEG_DATA` says
+
+def resolve_data(data=None, # a data folder, `SYNTHETIC`, or None
+                ) -> Path:
+    "The folder `data` names: None → `default_data_root()`, `\"synthetic\"` → the embedded set, else the path itself."
+    if data is None: return default_data_root()
+    if str(data) == SYNTHETIC: return synthetic_root()
+    return Path(data).expanduser()

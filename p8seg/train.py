@@ -10,11 +10,11 @@ from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
 import tensorflow as tf
-from .config import TrainConfig, P8segError
+from .config import TrainConfig, P8segError, shown_path
 from .files import folder_lock, write_json_atomic, json_default
 from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .sources import detect_source, load_file_paths, frame_group, split_by_groups
-from .synth import default_data_root
+from .synth import resolve_data
 from .data import load_split, arrays_dataset, compute_class_weights, steps_per_epoch
 from .losses import get_loss, CUSTOM_OBJECTS
 from .metrics import ArgmaxMeanIoU, evaluate_scores
@@ -104,8 +104,8 @@ def op_determinism(enabled: bool = True, # False: leave the current setting alon
 
 # %% ../nbs/11_train.ipynb #b3a56026
 def data_root(config: TrainConfig) -> Path:
-    "The data folder of `config` (`default_data_root()` when `data` is None), checked to exist."
-    root = Path(config.data).expanduser() if config.data else Path(default_data_root())
+    "The data folder of `config` (`p8seg.synth.resolve_data`: None → the default root), checked to exist."
+    root = resolve_data(config.data)
     if not root.is_dir(): raise P8segError(f"data folder {root} does not exist")
     return root
 
@@ -357,7 +357,7 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
         if not failed and chief:
             scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
             if data.unseen is not None: unseen = evaluate_scores(model, float_batches(*data.unseen, batch_size=config.batch_size))
-            write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": str(root),
+            write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": shown_path(config.data or root),
                                                       "source": detect_source(root).name, "epoch": epoch})
         result = TrainResult(config, model, history, status, epoch, state["train_time"], scores, run_dir,
                              state["run_id"], chief, state["bn_time"], unseen)

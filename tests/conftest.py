@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from p8seg.config import camvid_location   # where CamVid is looked for: one place, p8seg.config
+
 import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,12 +94,6 @@ def one_line(err) -> str:
     msg = str(err.value) if hasattr(err, "value") else str(err)
     assert "\n" not in msg, msg
     return msg
-
-
-def camvid_location() -> Path:
-    "Where the real CamVid frames should be: `$P8SEG_CAMVID`, else `<repo>/../shared/data/camvid`."
-    env = os.environ.get("P8SEG_CAMVID")
-    return Path(env).expanduser() if env else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "camvid"
 
 
 @pytest.fixture(scope="session")
