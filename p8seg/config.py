@@ -55,15 +55,15 @@ def camvid_location() -> Path:
 def shown_path(path, # a path, as given
                base=None, # the folder paths are shown relative to (default: the working folder)
               ) -> str:
-    "`path` without this machine's absolute prefix: as given when relative, `~/...` under home, else relative to `base`."
+    "`path` without this machine's absolute prefix: as given when relative; else relative to `base` when inside it, `~/...` under home, relative when at most two levels up, else as is."
     path = Path(path)
     if not path.is_absolute(): return str(path)
     base, home = Path(base or os.getcwd()).resolve(), Path.home().resolve()
     path = Path(os.path.abspath(path))
-    rel = os.path.relpath(path, base)
-    if not rel.startswith(os.pardir + os.sep + os.pardir) and rel != os.pardir + os.sep + os.pardir: return rel
+    if base == path or base in path.parents: return str(path.relative_to(base))
     if path == home or home in path.parents: return str(Path("~") / path.relative_to(home))
-    return str(path)
+    rel = Path(os.path.relpath(path, base))
+    return str(rel) if rel.parts[:3].count(os.pardir) < 3 else str(path)
 
 # %% ../nbs/01_config.ipynb #dc020d10
 class P8segError(ValueError):

@@ -74,3 +74,47 @@ def test_no_issue_numbers_in_code_and_docstrings():
     found = [f"{name}: {line.strip()[:100]}" for name, text in texts().items() for line in text.splitlines()
              if re.search(r"\bissues? #?\d+", line, re.I) and name != "tests/test_record.py"]
     assert not found, found
+
+
+# an absolute path of the machine that ran something: a home, a cache or a work folder
+MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:root|home/[\w.-]+|Users/[\w.-]+|work|check|scratch)/"
+                          r"|(?<![\w.~-])/(?:[\w.-]+/)*\.cache/")
+
+
+def tracked_text_files() -> dict:
+    "{path: text} of every file git tracks that is text (a notebook whole, outputs included)."
+    try:
+        r = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("git is not available")
+    if r.returncode: pytest.skip("not a git checkout")
+    out = {}
+    for name in filter(None, r.stdout.decode().split("\0")):
+        try: data = (REPO / name).read_bytes()
+        except OSError: continue                               # deleted in the working tree
+        if b"\0" in data[:8192]: continue                      # binary (a model, a figure)
+        try: out[name] = data.decode()
+        except UnicodeDecodeError: continue
+    return out
+
+
+def test_the_machine_path_pattern():
+    bad = ["data /work/shared/data/camvid;", "in /root/.cache/p8seg/arrays/x", "/home/ana/CamVid", "/opt/x/.cache/p8seg"]
+    good = ["../shared/data/camvid", "~/.cache/p8seg", "sqlite:////tmp/x/mlflow.db", "/content/drive/MyDrive", "nbs/index.ipynb"]
+    assert [bool(MACHINE_PATH.search(t)) for t in bad + good] == [True] * len(bad) + [False] * len(good)
+
+
+def test_no_machine_paths_in_tracked_files():
+    "Results, notebooks (their saved outputs too) and docs name data as the user gave it, never this machine's folders."
+    files = tracked_text_files()
+    assert len(files) > 50
+    found = [f"{name}: …{m.string[max(0, m.start() - 40):m.end() + 40]!r}…" for name, text in files.items()
+             if name != "tests/test_record.py" for m in [MACHINE_PATH.search(text)] if m]
+    assert not found, "absolute machine paths committed:\n" + "\n".join(found)
+
+
+def test_every_environment_variable_is_listed_once():
+    "`p8seg.config.ENV_VARS` is the one list of the `P8SEG_*` variables: every name used anywhere is in it."
+    from p8seg.config import ENV_VARS
+    used = {v for text in tracked_text_files().values() for v in re.findall(r"\bP8SEG_[A-Z_]+[A-Z]\b", text)}
+    assert len(used) >= 5 and not used - set(ENV_VARS), sorted(used - set(ENV_VARS))

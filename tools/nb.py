@@ -1,6 +1,7 @@
 """README.md from nbs/index.ipynb (the notebook is the source of truth):
 
     python tools/nb.py readme
+    python tools/nb.py tutorial     # re-run nbs/tutorial.ipynb and save its outputs (minutes on a CPU)
 
 Markdown cells are copied as they are, code cells become python blocks (nbdev directives dropped); the line
 `<!-- env-table -->` becomes the table of `p8seg.config.ENV_VARS`, so the README never retypes it. Edit notebooks
@@ -30,8 +31,28 @@ def nb_to_readme(nb_path):
             if code: parts.append("```python\n" + code + "\n```")
     return "\n\n".join(parts) + "\n"
 
+ORIGINAL_SETTINGS_MARK = "SETTINGS = dict(img_size=(256, 256)"   # the tutorial's cell of the original notebook's settings
+
+def skipped_in_record(cell) -> bool:
+    "Cells `tutorial` does not run: `#| eval: false` (Colab set-up) and the original-settings cell (a GPU's hours)."
+    src = "".join(cell.get("source", ""))
+    return cell.get("cell_type") != "code" or "#| eval: false" in src or ORIGINAL_SETTINGS_MARK in src
+
+def run_tutorial(nb_path):
+    "Run the tutorial top to bottom in one kernel-less shell (from `nbs/`, as nbdev-test does) and save its outputs."
+    import os
+    from execnb.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    nb = read_nb(nb_path)
+    old = os.getcwd(); os.chdir(Path(nb_path).parent)
+    try: CaptureShell().run_all(nb, exc_stop=True, preproc=skipped_in_record)
+    finally: os.chdir(old)
+    write_nb(nb, nb_path)
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["readme"]: sys.exit(__doc__)
+    if sys.argv[1:] not in (["readme"], ["tutorial"]): sys.exit(__doc__)
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
+    if sys.argv[1] == "tutorial":
+        run_tutorial(root / "nbs" / "tutorial.ipynb"); print("ran nbs/tutorial.ipynb and saved its outputs"); sys.exit()
     (root / "README.md").write_text(nb_to_readme(root / "nbs" / "index.ipynb"))

@@ -1,0 +1,119 @@
+"""The project's conclusion, generated from the committed results: `results/conclusion.md`.
+
+    python benchmarks/conclusion.py [--results results]
+
+Reads `results/camvid/` (the five-loss comparison on CamVid, `val` and the unseen streets), `results/demo/` (the same
+on the synthetic streets) and `results/camvid_best/` (the committed model and its int8 export), and writes every
+sentence from their numbers by stated rules (`p8seg.stats`: a loss is worse only when the 95% interval of its difference
+to the best excludes 0). Nothing in the output is typed by hand; rerun it after any of those folders changes.
+"""
+from __future__ import annotations
+import argparse, json, re, sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path: sys.path.insert(0, str(REPO))
+
+import pandas as pd
+from p8seg.stats import conclusion, verdicts, verdict_summary, rule_text
+
+ORIGINAL_ANSWER = "total"   # the original Projet 8 notebook's answer: "Total Loss" (cross-entropy + 3·Dice)
+
+
+def read_table(folder: Path) -> pd.DataFrame:
+    "A comparison's `results.csv`, indexed by loss (fails naming the file when it is missing)."
+    path = folder / "results.csv"
+    if not path.exists(): raise SystemExit(f"{path}: missing; run the comparison that writes it first")
+    return pd.read_csv(path).set_index("loss")
+
+
+def unseen(table: pd.DataFrame) -> pd.DataFrame | None:
+    "The `unseen_*` columns as a table of their own (None when the comparison has no unseen split)."
+    cols = [c for c in table.columns if c.startswith("unseen_")]
+    if "unseen_miou" not in cols or table["unseen_miou"].isna().all(): return None
+    return table[cols].rename(columns=lambda c: c[len("unseen_"):]).sort_values("miou", ascending=False, kind="stable")
+
+
+def written_by(folder: Path) -> str:
+    "The command a results folder's `results.md` says wrote it."
+    m = re.search(r"<!-- Written by `([^`]+)`", (folder / "results.md").read_text())
+    return m.group(1) if m else f"p8seg compare (see {folder.name}/results.md)"
+
+
+def section(folder: Path, title: str) -> str:
+    "One `## title` section of a comparison's `results.md`, without its heading."
+    text = (folder / "results.md").read_text()
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    return m.group(1).strip() if m else ""
+
+
+def holds(table: pd.DataFrame, loss: str) -> str:
+    "Whether `loss` is the best or tied with it on one split's table, in words."
+    v = verdicts(table)
+    if loss not in v.index: return "was not compared"
+    best = table["miou"].idxmax()
+    if loss == best: return "holds: it has the highest mIoU"
+    return "holds only as a tie: it is tied with the best" if v[loss] == "tied" else f"does not hold: {best} is better by the rule"
+
+
+def car_choice(val: pd.DataFrame, new: pd.DataFrame | None) -> tuple:
+    "The loss for the car: the best on the unseen streets; among the losses tied there, the best on val. -> (loss, why)"
+    if new is None:
+        return val["miou"].idxmax(), "the highest val mIoU (no unseen split was scored)"
+    v = verdicts(new)
+    candidates = [l for l in new.index if v[l] in ("best", "tied")]
+    pick = max(candidates, key=lambda l: val.loc[l, "miou"])
+    why = ("the highest mIoU on the unseen streets" if len(candidates) == 1 else
+           f"tied on the unseen streets with {', '.join(c for c in candidates if c != pick)}, and the highest val mIoU "
+           "among those")
+    return pick, why
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--results", default=str(REPO / "results"), help="the results folder (default: the repository's)")
+    args = ap.parse_args(argv)
+    results = Path(args.results)
+    camvid, demo = results / "camvid", results / "demo"
+    val = read_table(camvid)
+    new = unseen(val)
+    synthetic = read_table(demo)
+    n_seeds = int(val["n_seeds"].max())
+    pick, why = car_choice(val, new)
+    lines = ["<!-- Written by `python benchmarks/conclusion.py` from results/camvid, results/demo and results/camvid_best: "
+             "do not edit. -->", "# Which loss should the car's vision use?", "",
+             f"{rule_text()} **The car's loss** is the one with the highest mIoU on the unseen streets; "
+             "when several are tied there, the one among them with the highest val mIoU.", "",
+             f"**Chosen: `{pick}`** ({why}).", "",
+             f"## CamVid, {n_seeds} seed{'s' if n_seeds > 1 else ''} per loss", "",
+             f"Made by `{written_by(camvid)}` (`results/camvid/`).", ""]
+    tables = {"val": val} if new is None else {"val": val, "the unseen streets": new}
+    lines += [verdict_summary(tables) if new is not None else conclusion(val, split="val"), ""]
+    winners = section(camvid, "Which loss wins which category")
+    if winners: lines += ["### Which loss wins which category", "", re.sub(r"^### ", "#### ", winners, flags=re.M), ""]
+    lines += ["## The original notebook's answer", "",
+              f"The original Projet 8 notebook chose the Total loss (`{ORIGINAL_ANSWER}`). On CamVid val it "
+              f"{holds(val, ORIGINAL_ANSWER)}" + ("" if new is None else
+              f"; on the unseen streets it {holds(new, ORIGINAL_ANSWER)}") + ".", "",
+              "## The synthetic streets", "",
+              f"Made by `{written_by(demo)}` (`results/demo/`). {conclusion(synthetic, split='the synthetic val', rule=False)}",
+              "", "Synthetic streets prove the machinery; the choice of loss is made on real photographs.", ""]
+    best = results / "camvid_best" / "scores.json"
+    if best.exists():
+        s = json.loads(best.read_text())
+        figures = [f"{name} {s[key]['miou']:.3f} ({s[key]['ci'][0]:.3f}–{s[key]['ci'][1]:.3f})" for key, name in
+                   (("keras_val", "Keras val"), ("keras_unseen", "Keras unseen"), ("int8_val", "int8 val"),
+                    ("int8_unseen", "int8 unseen")) if key in s]
+        lines += ["## The committed model", "", f"`results/camvid_best/` (written by `{s.get('written_by', '?')}`; trained by "
+                  f"`{s.get('command', '?')}`), mIoU with 95% intervals over images at full resolution: "
+                  + "; ".join(figures) + "."]
+        trained = re.search(r"--loss (\w+)", s.get("command", ""))
+        if trained and trained.group(1) != pick:
+            lines += ["", f"It was trained with `{trained.group(1)}`, not with the loss chosen above (`{pick}`)."]
+        lines += [""]
+    (results / "conclusion.md").write_text("\n".join(lines).rstrip() + "\n")
+    print(f"wrote {results.name}/conclusion.md (chosen: {pick})")
+
+
+if __name__ == "__main__":
+    main()
