@@ -330,7 +330,9 @@ def mlflow_model_file(uri:str,                    # an MLflow model URI logged b
                          "with --tracking-uri (a comparison's is sqlite:///<out>/mlflow.db)")
     if store.startswith(("http://", "https://")):
         try: check_tracking_uri(store)
-        except P8segError as e: raise P8segError(f"{where}: {e}") from None
+        except P8segError as e:   # its advice is for training; the reason comes before it
+            raise P8segError(f"{where}: {str(e).split('; start')[0]}; start the server, or give the store the model was "
+                             "logged to with --tracking-uri") from None
     dst = Path(dst or tempfile.mkdtemp(prefix="p8seg-mlflow-"))
     try:
         with _no_progress_bars():
