@@ -243,16 +243,21 @@ def evaluate(args):
                  limit=args.limit)
 
 # %% ../nbs/17_cli.ipynb #3c71fb2d
+def _tracking_uri_argument(p):
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow store of a models:/ or runs:/ MODEL, e.g. "
+                   "sqlite:///<out>/mlflow.db of a comparison (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
+
 def _predict_arguments(p):
-    p.add_argument("model", help="saved model: .keras/.h5, SavedModel folder, or .tflite")
+    p.add_argument("model", help="saved model: .keras/.h5, SavedModel folder, .tflite, or MLflow URI (models:/NAME@ALIAS, runs:/RUN_ID/model)")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images and/or folders (searched recursively)")
     p.add_argument("--out", default="predictions", metavar="DIR", help="output folder (default predictions)")
+    _tracking_uri_argument(p)
 
 @command("predict", "Segment images: <stem>_category.png (0..7), _color.png, _overlay.png per image.", _predict_arguments)
 def predict(args):
     "Predict every input image and write its mask, colorized mask and overlay."
     from p8seg.inference import run_predict
-    run_predict(args.model, args.inputs, args.out)
+    run_predict(args.model, args.inputs, args.out, tracking_uri=args.tracking_uri)
 
 # %% ../nbs/17_cli.ipynb #13fdc404
 def _export_arguments(p):
@@ -279,7 +284,8 @@ def export(args):
 
 # %% ../nbs/17_cli.ipynb #2f19d3ff
 def _serve_arguments(p):
-    p.add_argument("model", help="saved model: .keras/.h5, SavedModel folder, or .tflite")
+    p.add_argument("model", help="saved model: .keras/.h5, SavedModel folder, .tflite, or MLflow URI (models:/NAME@ALIAS, runs:/RUN_ID/model)")
+    _tracking_uri_argument(p)
     p.add_argument("--data", metavar="DIR", help="Cityscapes or CamVid root whose split the page browses (default: upload only)")
     p.add_argument("--split", default="val", help="split to browse (default val; 'test' is refused)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -294,4 +300,4 @@ def serve(args):
     from p8seg.serve import serve as run_server
     limits = {k: v for k, v in (("max_bytes", args.max_mb and int(args.max_mb * 2**20)),
                                 ("max_megapixels", args.max_megapixels)) if v}
-    run_server(args.model, args.data, args.split, args.host, args.port, **limits)
+    run_server(args.model, args.data, args.split, args.host, args.port, tracking_uri=args.tracking_uri, **limits)

@@ -19,16 +19,17 @@ from .data import load_split
 from .metrics import confusion_matrix, scores_from_confusion, predict_categories
 from .models import build_model
 from .distribute import get_strategy, is_chief
-from .tracking import setup_mlflow, end_stale_runs, comparison_id
+from .sources import detect_source
+from .tracking import setup_mlflow, end_stale_runs, comparison_id, tracking_uri_of, log_model, register_model, CHAMPION
 from .files import folder_lock, write_json_atomic
 from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
 from .stats import paired_bootstrap, conclusion, display_table, verdict_summary, category_winners, STATS_COLUMNS
 
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
-           'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'loss_stacks',
-           'results_table', 'unseen_stats', 'markdown_table', 'compare_command', 'write_outputs', 'plot_miou',
-           'plot_learning_curves', 'plot_category_iou', 'plot_samples']
+           'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'registered_name',
+           'champion_row', 'register_champion', 'loss_stacks', 'results_table', 'unseen_stats', 'markdown_table',
+           'compare_command', 'write_outputs', 'plot_miou', 'plot_learning_curves', 'plot_category_iou', 'plot_samples']
 
 # %% ../nbs/13_compare.ipynb #fe297733
 def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed` are replaced by each run's)
@@ -150,6 +151,40 @@ def majority_baseline(config: TrainConfig, root) -> dict:
     cm = confusion_matrix(val_masks, np.full_like(val_masks, majority), n_classes=N_CATEGORIES)
     return {"category": CATEGORY_NAMES[majority], **scores_from_confusion(cm)}
 
+# %% ../nbs/13_compare.ipynb #a93435e5
+def registered_name(config: TrainConfig, # its `data` (None: the default data set)
+                    root, # the data folder it resolved to
+                   ) -> str: # e.g. "p8seg-camvid"
+    "The registry name of a comparison's champion: `p8seg-<source>`, `p8seg-synthetic` for the embedded synthetic set."
+    if config.data is None and not os.environ.get("P8SEG_DATA"): return "p8seg-synthetic"   # `default_data_root`'s rule
+    return f"p8seg-{detect_source(root).name}"
+
+def champion_row(table: pd.DataFrame, # the results table, best loss first
+                 records: dict, # seed -> stored record of the best loss's run
+                ) -> dict | None: # the row of the best loss's best seed (None: the best loss failed)
+    "The run to register: the best loss's seed with the best `val` mIoU."
+    rows = [r["row"] for r in records.values() if r and r["row"]["status"] == "finished" and r["row"].get("run_id")]
+    if table["status"].iloc[0] != "finished" or not rows: return None
+    return max(rows, key=lambda r: r["miou"])
+
+def register_champion(config: TrainConfig, # the comparison's settings (its store)
+                      run_config: TrainConfig, # the champion run's settings (its folder)
+                      row: dict, # its stored row (`champion_row`)
+                      root, # the data folder
+                     ): # the registered `ModelVersion`
+    "Register the champion run's model in the comparison's store as `registered_name`, alias `champion`."
+    import mlflow
+    name, uri = registered_name(config, root), tracking_uri_of(config)
+    tags = {"p8seg.loss": row["loss"], "p8seg.seed": str(row["seed"]), "p8seg.val_miou": f"{row['miou']:.4f}",
+            "p8seg.comparison": comparison_id(config)}
+    try: version = register_model(row["run_id"], name, uri, tags=tags)
+    except P8segError:   # trained before p8seg logged MLflow Models: log its saved model into its run now
+        with mlflow.start_run(run_id=row["run_id"], nested=True): log_model(run_dir_of(run_config) / "model.keras")
+        version = register_model(row["run_id"], name, uri, tags=tags)
+    print(f"p8seg: champion {row['loss']} (seed {row['seed']}, val mIoU {row['miou']:.3f}) is {name} version "
+          f"{version.version}: models:/{name}@{CHAMPION}", flush=True)
+    return version
+
 # %% ../nbs/13_compare.ipynb #4fdaf460
 def _compare(config, losses, seeds, force, overrides, n_samples, n_resamples, strategy):
     "The body of `compare_losses`; on a non-chief worker (`out` a temporary folder) it only trains, in lock-step."
@@ -193,6 +228,10 @@ def _compare(config, losses, seeds, force, overrides, n_samples, n_resamples, st
         for p in paths.values(): mlflow.log_artifact(str(p))
         mlflow.log_metrics({f"{prefix}miou_{l}": r[f"{prefix}miou"] for prefix in ("", "unseen_") for l, r in
                             table.set_index("loss").iterrows() if f"{prefix}miou" in r and np.isfinite(r[f"{prefix}miou"])})
+        best = champion_row(table, {s: load_result(configs[(table["loss"].iloc[0], s)],
+                                                   keys[(table["loss"].iloc[0], s)]) for s in seeds})
+        if best is None: print("p8seg: the best loss's runs failed: no model registered")
+        else: register_champion(config, configs[(best["loss"], best["seed"])], best, root)
     table.attrs["chief"] = True
     return table
 

@@ -15,7 +15,7 @@ from .labels import N_CATEGORIES, CATEGORY_NAMES, CATEGORY_COLORS, colorize, ove
 from .sources import detect_source, load_file_paths
 from .data import read_label_ids
 from .metrics import category_confusion, scores_from_confusion
-from .inference import load_model, model_input_size, predict, read_photo, image_header_size, TFLiteModel
+from .inference import load_model, model_input_size, predict, read_photo, image_header_size, TFLiteModel, is_mlflow_uri, mlflow_model_file
 from .evaluate import check_eval_split, trained_on
 
 # %% auto #0
@@ -175,12 +175,18 @@ def create_app(model_or_path,                        # a loaded model, or anythi
                data=None,                            # data root whose split the page browses (None: upload only)
                split:str="val",                      # that split
                max_bytes:int=MAX_UPLOAD_BYTES,       # biggest upload, bytes
-               max_megapixels:float=MAX_UPLOAD_MEGAPIXELS # biggest photo, megapixels (from its header)
+               max_megapixels:float=MAX_UPLOAD_MEGAPIXELS, # biggest photo, megapixels (from its header)
+               tracking_uri:str|None=None            # the MLflow store of a model URI (`models:/NAME@ALIAS`, `runs:/RUN_ID/model`)
               ) -> FastAPI:
     "The FastAPI app serving one model (loaded once, here) and, with `data`, one split of a data set."
-    path = None if hasattr(model_or_path, "input_shape") else Path(model_or_path)
-    model = load_model(path) if path is not None else model_or_path
-    info = model_info(model, path)
+    if is_mlflow_uri(model_or_path):   # downloaded, loaded and described (its run.json) here, then the copy is gone
+        with tempfile.TemporaryDirectory(prefix="p8seg-mlflow-") as tmp:
+            path = mlflow_model_file(model_or_path, tracking_uri, tmp)
+            model = load_model(path); info = {**model_info(model, path), "model": model_or_path}
+    else:
+        path = None if hasattr(model_or_path, "input_shape") else Path(model_or_path)
+        model = load_model(path) if path is not None else model_or_path
+        info = model_info(model, path)
     source, index = split_index(data, split)
     lock = threading.Lock()
     app = FastAPI(title="p8seg", summary="8-category street-scene segmentation", version="1")
@@ -356,15 +362,16 @@ start().catch(e => { $("model").textContent = e.message; $("model").className = 
 """
 
 # %% ../nbs/18_serve.ipynb #b0e8c161
-def serve(model_path,                 # anything `load_model` loads
+def serve(model_path,                 # anything `load_model` loads, an MLflow model URI included
           data=None,                  # data root to browse (None: upload only)
           split:str="val",
           host:str="127.0.0.1",       # address to bind (localhost only by default)
           port:int=8000,
+          tracking_uri:str|None=None, # the MLflow store of a model URI
           **limits):                  # `max_bytes`, `max_megapixels` of `create_app`
     "Load the model, list the split, and serve the API and the page with uvicorn until interrupted."
     import uvicorn
-    app = create_app(model_path, data, split, **limits)
+    app = create_app(model_path, data, split, tracking_uri=tracking_uri, **limits)
     shown = f"{len(app.state.index)} {split} images of {data}" if data is not None else "upload only (no --data)"
     print(f"p8seg serve: {model_path} ({app.state.info['architecture']}, {app.state.info['precision']}), {shown}\n"
           f"page: http://{host}:{port}/   API docs: http://{host}:{port}/docs", flush=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_tracking.ipynb #3a66a84b
 from __future__ import annotations
-import contextlib, datetime, hashlib, os
+import contextlib, datetime, hashlib, os, shutil, tempfile
 from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
@@ -13,8 +13,10 @@ from .config import TrainConfig, P8segError
 from .losses import loss_params
 
 # %% auto #0
-__all__ = ['default_tracking_uri', 'tracking_uri_of', 'mlflow_ui_command', 'check_tracking_uri', 'setup_mlflow', 'run_params',
-           'MlflowEpochLogger', 'log_result', 'comparison_id', 'end_stale_runs']
+__all__ = ['MODEL_ARTIFACT', 'PYFUNC_LOADER', 'MODEL_FILES', 'CHAMPION', 'default_tracking_uri', 'tracking_uri_of',
+           'mlflow_ui_command', 'check_tracking_uri', 'setup_mlflow', 'run_params', 'MlflowEpochLogger', 'log_result',
+           'model_signature', 'input_example', 'model_requirements', 'log_model', 'register_model', 'comparison_id',
+           'end_stale_runs']
 
 # %% ../nbs/10_tracking.ipynb #50c83ff1
 def default_tracking_uri(out) -> str:
@@ -95,7 +97,7 @@ class MlflowEpochLogger(tf.keras.callbacks.Callback):
 
 def log_result(row: dict, # flat result row (numbers are logged as `eval_<name>`)
                status: str, # "finished" or "failed" (a failed run ends as FAILED)
-               files=(), # files to log as artifacts (`.keras` files go under `model/`)
+               files=(), # files to log as artifacts; a `.keras` is logged as the MLflow Model `model` (`log_model`)
               ):
     "Log a finished run's scores, status and files to the active MLflow run."
     import mlflow
@@ -105,8 +107,78 @@ def log_result(row: dict, # flat result row (numbers are logged as `eval_<name>`
     mlflow.log_metrics({k: row[k] for k in counts if row.get(k) is not None})
     mlflow.set_tag("p8seg.status", status)
     for f in map(Path, files):
-        if f.exists(): mlflow.log_artifact(str(f), artifact_path="model" if f.suffix == ".keras" else None)
+        if f.exists() and f.suffix == ".keras": log_model(f)
+        elif f.exists(): mlflow.log_artifact(str(f))
     if status == "failed": mlflow.end_run(status="FAILED")
+
+# %% ../nbs/10_tracking.ipynb #f8d54288
+MODEL_ARTIFACT = "model"                 # name of a run's MLflow Model: runs:/<run_id>/model
+PYFUNC_LOADER = "p8seg.inference"        # the module whose `_load_pyfunc` MLflow calls to load it
+MODEL_FILES = ("run.json", "history.csv") # files next to the `.keras` that travel with it
+
+def model_signature():
+    "The logged model's contract: uint8 RGB photos (N, H, W, 3) of any size in, uint8 category masks (N, H, W) out."
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+    return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3))]),
+                          outputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1))]))
+
+def input_example() -> np.ndarray:
+    "One tiny photo (1, 8, 16, 3): sky over road."
+    photo = np.empty((1, 8, 16, 3), np.uint8)
+    photo[:, :4], photo[:, 4:] = (70, 130, 180), (128, 64, 128)
+    return photo
+
+def model_requirements() -> list:
+    "pip requirements of a logged model: p8seg, TensorFlow and tf_keras at their installed versions."
+    from importlib.metadata import version, PackageNotFoundError
+    def pinned(name):
+        try: return f"{name}=={version(name)}"
+        except PackageNotFoundError: return name
+    return [pinned(n) for n in ("p8seg", "tensorflow", "tf_keras")]
+
+def log_model(model_file, # the run's `.keras`; `MODEL_FILES` next to it go with it
+             ) -> str: # the logged model's URI (`models:/<model_id>`)
+    "Log a saved model to the active MLflow run as the MLflow Model `model` (pyfunc: photos in, category masks out)."
+    import mlflow
+    model_file = Path(model_file)
+    with tempfile.TemporaryDirectory(prefix="p8seg-model-") as tmp:
+        data = Path(tmp) / "p8seg"; data.mkdir()
+        shutil.copy(model_file, data / "model.keras")
+        for name in MODEL_FILES:
+            if (model_file.parent / name).is_file(): shutil.copy(model_file.parent / name, data / name)
+        info = mlflow.pyfunc.log_model(name=MODEL_ARTIFACT, loader_module=PYFUNC_LOADER, data_path=str(data),
+                                       signature=model_signature(), input_example=input_example(),
+                                       pip_requirements=model_requirements())
+    return info.model_uri
+
+# %% ../nbs/10_tracking.ipynb #22d457b4
+CHAMPION = "champion"   # the alias `compare` gives its best loss's model
+
+def register_model(run_id: str, # the run whose MLflow Model `model` is registered
+                   name: str, # registered model name, e.g. "p8seg-camvid"
+                   tracking_uri: str, # the store of the run (its registry too)
+                   alias: str = CHAMPION, # alias pointed at the version
+                   tags: dict | None = None, # tags of a new version
+                  ): # the `ModelVersion` the alias points at
+    "Register run `run_id`'s logged model as a version of `name` (once) and point `alias` at it."
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    client = mlflow.MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    try: current = client.get_model_version_by_alias(name, alias)
+    except MlflowException: current = None
+    if current is not None and current.run_id == run_id: return current
+    logged = [m for m in mlflow.search_logged_models(filter_string=f"source_run_id = '{run_id}'", output_format="list",
+                                                      experiment_ids=[client.get_run(run_id).info.experiment_id])
+              if m.name == MODEL_ARTIFACT]
+    if not logged: raise P8segError(f"MLflow run {run_id} in {tracking_uri} has no logged model {MODEL_ARTIFACT!r} to register "
+                                    "(it was trained before p8seg logged MLflow Models): retrain it")
+    try: client.create_registered_model(name, description="p8seg: 8-category street-scene segmentation")
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_ALREADY_EXISTS": raise
+    version = client.create_model_version(name, logged[0].model_uri, run_id=run_id, tags=tags, model_id=logged[0].model_id)
+    client.set_registered_model_alias(name, alias, version.version)
+    return client.get_model_version(name, version.version)
 
 # %% ../nbs/10_tracking.ipynb #71aaba38
 def comparison_id(config: TrainConfig) -> str:

@@ -82,7 +82,26 @@ def test_outputs_exist_and_agree_with_mlflow(comparison):
     import mlflow
     parent_id = runs["tags.mlflow.parentRunId"].iloc[0]
     assert set(OUTPUT_FILES.values()) <= {a.path for a in mlflow.MlflowClient().list_artifacts(parent_id)}
-    assert any(a.path == "model/model.keras" for a in mlflow.MlflowClient().list_artifacts(runs.index[0], "model"))
+    from p8seg.inference import mlflow_model_file
+    from p8seg.tracking import tracking_uri_of
+    for _, row in per_run.iterrows():       # each run's MLflow Model holds the very .keras the run saved
+        logged = mlflow_model_file(f"runs:/{row['run_id']}/model", tracking_uri_of(config), out / "downloads" / row["loss"])
+        assert logged.read_bytes() == (run_dir_of(config.replace(loss=row["loss"])) / "model.keras").read_bytes()
+
+
+def test_champion_is_the_best_loss_in_the_registry(comparison):
+    "The comparison registered its best loss's model as p8seg-cityscapes@champion; it loads and predicts as the run's .keras."
+    import mlflow
+    from p8seg.inference import load_model, predict_probabilities
+    from p8seg.tracking import tracking_uri_of
+    config, out, table = comparison
+    best = pd.read_csv(out / "runs.csv").set_index("loss").loc[table["loss"].iloc[0]]   # one seed: its run
+    version = mlflow.MlflowClient(tracking_uri_of(config)).get_model_version_by_alias("p8seg-cityscapes", "champion")
+    assert (version.run_id, version.tags["p8seg.loss"], version.tags["p8seg.seed"]) == (best["run_id"], best.name, "0")
+    photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    served = load_model("models:/p8seg-cityscapes@champion", tracking_uri_of(config))
+    saved = load_model(run_dir_of(config.replace(loss=best.name)) / "model.keras")
+    assert np.abs(predict_probabilities(served, [photo])[0] - predict_probabilities(saved, [photo])[0]).max() <= 1e-6
 
 
 def test_compare_and_evaluate_give_the_same_headline(comparison):

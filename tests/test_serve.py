@@ -226,6 +226,43 @@ def test_size_limits_bytes_and_megapixels(served):
     assert post(client, served.jpeg).status_code == 200                         # 77x50 fits
 
 
+# --- a registered model: `p8seg serve models:/NAME@champion --tracking-uri ...` -------------------
+
+@pytest.fixture(scope="module")
+def registry(served, tmp_path_factory):
+    "(tracking URI, run id): `served`'s model logged as an MLflow Model and registered as p8seg-unit@champion."
+    import mlflow
+    from p8seg.config import TrainConfig
+    from p8seg.tracking import setup_mlflow, tracking_uri_of, log_model, register_model
+    config = TrainConfig(out=str(tmp_path_factory.mktemp("registry")), experiment="serve")
+    setup_mlflow(config)
+    with mlflow.start_run() as run: log_model(served.model_path)
+    register_model(run.info.run_id, "p8seg-unit", tracking_uri_of(config))
+    return tracking_uri_of(config), run.info.run_id
+
+
+def test_serve_registered_champion(served, registry):
+    "The app over models:/p8seg-unit@champion answers /health, names the URI in /model and predicts what the .keras predicts."
+    from p8seg.serve import create_app
+    client = TestClient(create_app("models:/p8seg-unit@champion", data=served.root, tracking_uri=registry[0]))
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/model").json()["model"] == "models:/p8seg-unit@champion"
+    for photo in (served.jpeg, served.photos[0]):
+        r = post(client, photo)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert np.array_equal(decode(r.content), decode(post(served.client, photo).content))
+
+
+def test_serve_bad_uri_is_one_line(registry, capsys):
+    "`p8seg serve` with a URI naming nothing exits 1 with one line naming the URI and the store."
+    from p8seg.cli import main
+    capsys.readouterr()
+    code = main(["serve", "models:/p8seg-unit@nope", "--tracking-uri", registry[0]])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert "MLflow model models:/p8seg-unit@nope (tracking URI sqlite:" in err and "cannot be found" in err, err
+
+
 # --- under load: one inference at a time (a LiteRT interpreter is not thread-safe) -------------
 
 def test_concurrent_requests_tflite(served, tmp_path):
