@@ -156,7 +156,7 @@ def registered_name(config: TrainConfig, # its `data` (None: the default data se
                     root, # the data folder it resolved to
                    ) -> str: # e.g. "p8seg-camvid"
     "The registry name of a comparison's champion: `p8seg-<source>`, `p8seg-synthetic` for the embedded synthetic set."
-    if config.data is None and not os.environ.get("P8SEG_DATA"): return "p8seg-synthetic"   # `default_data_root`'s rule
+    if config.data == SYNTHETIC or (config.data is None and not os.environ.get("P8SEG_DATA")): return "p8seg-synthetic"
     return f"p8seg-{detect_source(root).name}"
 
 def champion_row(table: pd.DataFrame, # the results table, best loss first
