@@ -21,7 +21,9 @@ files and the same machine.
   side yields the masks the way its training takes them: the original float32 one-hot
   (B, h, w, 8); p8seg uint8 categories (B, h, w), which its losses one-hot on the device
   inside the training step. The warm epoch with `one_hot=True` (the one-hot built on the CPU,
-  in the pipeline) is timed too, interleaved with the default, for comparison.
+  in the pipeline) is timed too, interleaved with the default, for comparison. Beside the wall
+  time, the CPU time of the warm epoch (all threads; the seed's is its best epoch's): another
+  process's load inflates it less than wall time.
 * Epoch 1 is measured `--repeats` times per side, interleaved, and the best of each side is
   compared (a shared machine's load only ever adds time); warm epochs by their median.
 * Remap alone: `p8seg.labels.remap_mask` (lookup table) against the Python loop on full
@@ -206,10 +208,12 @@ def main(argv=None):
         from p8seg.data import make_dataset
         ds_one_hot = make_dataset(root, "train", img_size=img_size, batch_size=bs, cache_dir=cache_dir, one_hot=True)
         iterate(ds_one_hot)
-        warm, warm_one_hot = [], []
+        warm, warm_one_hot, warm_cpu, warm_one_hot_cpu = [], [], [], []
         for _ in range(max(1, args.warm_epochs)):     # interleaved: the default, then one_hot=True
-            warm.append(iterate(ds)[0]); warm_one_hot.append(iterate(ds_one_hot)[0])
+            for times, cpus, d in ((warm, warm_cpu, ds), (warm_one_hot, warm_one_hot_cpu, ds_one_hot)):
+                c0 = time.process_time(); times.append(iterate(d)[0]); cpus.append(time.process_time() - c0)
         t_warm, t_warm_one_hot = statistics.median(warm), statistics.median(warm_one_hot)
+        c_warm, c_warm_one_hot = statistics.median(warm_cpu), statistics.median(warm_one_hot_cpu)
         t0 = time.perf_counter()
         ds_again = make_dataset(root, "train", img_size=img_size, batch_size=bs, cache_dir=cache_dir)
         t_rerun = time.perf_counter() - t0 + iterate(ds_again)[0]
@@ -233,8 +237,10 @@ def main(argv=None):
     say(f"{'epoch 1 (p8seg builds its cache)':34}{t_seed:>13.2f} s{t_first:>10.2f} s{r_first:>8.1f}x{'>=1.5x':>8} {verdict(r_first, 1.5)}")
     say(f"{'later epoch (warm cache)':34}{t_seed:>13.2f} s{t_warm:>10.3f} s{r_warm:>8.1f}x{'>=50x':>8} {verdict(r_warm, 50)}")
     say(f"{'  images/s of that epoch':34}{n / t_seed:>15.0f}{n / t_warm:>12.0f}{'':9}{'>=1500':>8} {verdict(n / t_warm, 1500)}")
+    say(f"{'  CPU time of that epoch':34}{min(c for _, c in seed_runs):>13.2f} s{c_warm:>10.3f} s"
+        f"{ratio(min(c for _, c in seed_runs), c_warm):>8.1f}x{'':8} ({n / c_warm:.0f} images per CPU second, all threads)")
     say(f"{'  the same, one_hot=True masks':34}{t_seed:>13.2f} s{t_warm_one_hot:>10.3f} s{ratio(t_seed, t_warm_one_hot):>8.1f}x"
-        f"{'':8} ({n / t_warm_one_hot:.0f} images/s; the one-hot built on the CPU)")
+        f"{'':8} ({n / t_warm_one_hot:.0f} images/s, {c_warm_one_hot:.3f} CPU s; the one-hot built on the CPU)")
     say(f"{'new run, cache on disk':34}{t_seed:>13.2f} s{t_rerun:>10.3f} s{ratio(t_seed, t_rerun):>8.1f}x")
     say(f"{f'remap one {shape[0]}x{shape[1]} mask':34}{t_loop*1e3:>12.1f} ms{t_lut*1e3:>9.2f} ms{r_lut:>8.1f}x{'>=20x':>8} {verdict(r_lut, 20)}")
     say(); say("epoch 1 runs, wall (CPU) s: seed " + ", ".join(f"{t:.2f} ({c:.2f})" for t, c in seed_runs)
