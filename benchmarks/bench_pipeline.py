@@ -5,7 +5,11 @@ the batches come from:
 
 - **memory**: batches taken from the pipeline once, stacked into tensors, replayed with
   `Dataset.from_tensor_slices(...).repeat()` (no decoding, no augmentation, nothing to wait for);
-- **pipeline**: `make_dataset(..., augment=True)` with the uint8 cache already warm.
+- **pipeline**: `make_dataset(..., augment=True, epochs=...)` with the uint8 cache already warm:
+  the resumable stream of epochs that `p8seg train` feeds to `fit` (epoch boundaries included).
+
+Both sides feed uint8 category masks (the loss one-hots them inside the training step), as
+training does.
 
 Rounds alternate memory / pipeline so that load from other processes hits both alike. The ratio
 (pipeline time / memory time for the same steps) should be <= 1.15. Also printed: the tf.data settings
@@ -15,8 +19,9 @@ the pipeline and the model, not a slow pipeline).
 
     python benchmarks/bench_pipeline.py                        # 128x256, batch 8, 5 steps x 6 rounds
     python benchmarks/bench_pipeline.py --size 256 512 --steps 50 --root /data/cityscapes
+    python benchmarks/bench_pipeline.py --out results/bench/bench_pipeline.txt   # also writes the report, its command on top
 """
-import argparse, json, os, sys, tempfile, time
+import argparse, json, math, os, shlex, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -81,9 +86,15 @@ def main(argv=None):
     parser.add_argument("--memory-batches", type=int, default=4, help="distinct batches kept in memory")
     parser.add_argument("--cache-dir", default=None, help="uint8 cache folder (default: a temporary folder)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--out", default=None, help="also write the report to this file (its first line: the command)")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    report = []
+    def say(line=""):
+        "Print a line of the report (and keep it for --out)."
+        print(line, flush=True); report.append(line)
 
-    from p8seg.data import make_dataset
+    from p8seg.data import make_dataset, load_split, steps_per_epoch
 
     from p8seg.synth import default_data_root
     from p8seg.models import unet_mini
@@ -96,10 +107,12 @@ def main(argv=None):
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="p8seg_bench_cache_")
     size = tuple(args.size)
     tf.keras.utils.set_random_seed(0)
-    make = lambda: make_dataset(root, args.split, img_size=size, batch_size=args.batch_size, augment=True,
-                                shuffle=True, seed=0, cache_dir=cache_dir)
-    t0 = time.perf_counter(); next(iter(make())); warm_s = time.perf_counter() - t0   # builds the uint8 cache
-    ds = make().repeat()
+    t0 = time.perf_counter(); n_images = len(load_split(root, args.split, size, cache_dir=cache_dir)[1])   # builds the uint8 cache
+    warm_s = time.perf_counter() - t0
+    batches_needed = 2 * (3 + args.steps * args.rounds) + max(2 * args.steps, args.memory_batches, 10) + 1
+    epochs = math.ceil(batches_needed / steps_per_epoch(n_images, args.batch_size)) + 1
+    ds = make_dataset(root, args.split, img_size=size, batch_size=args.batch_size, augment=True, shuffle=True, seed=0,
+                      cache_dir=cache_dir, epochs=epochs)       # the training stream: one iterator over all epochs
     settings, options = pipeline_settings(ds)
 
     # the pipeline alone: batches/s with no model
@@ -124,7 +137,7 @@ def main(argv=None):
     round_ratios = [round(r["pipeline_s"] / r["memory_s"], 3) for r in rounds]
     result = {
         "image_size": size, "batch_size": args.batch_size, "steps": n, "rounds": args.rounds,
-        "cache_warm_first_batch_s": round(warm_s, 2),
+        "cache_build_s": round(warm_s, 2), "stream_epochs": epochs, "split_images": n_images,
         "memory_steps_per_s": round(n / total["memory_s"], 3), "pipeline_steps_per_s": round(n / total["pipeline_s"], 3),
         "pipeline_only_batches_per_s": round(pipeline_only, 3),
         "pipeline_cpu_s_per_batch": round(pipeline_cpu_per_batch, 4),
@@ -137,22 +150,27 @@ def main(argv=None):
         "cpu_count": os.cpu_count(), "gpus": len(tf.config.list_physical_devices("GPU")),
         "tf_data_options": options, "tf_data_ops": settings,
     }
-    print(f"image {size[0]}x{size[1]}, batch {args.batch_size}, {n} steps per source in {args.rounds} rounds, "
-          f"{result['cpu_count']} CPUs, {result['gpus']} GPUs")
-    print("tf.data settings of make_dataset (graph, input side first):")
-    for op, kw in settings: print(f"  {op:32s} {kw}")
-    print(f"  options: {options}")
-    print(f"pipeline alone (no model): {pipeline_only:.2f} batches/s, {pipeline_cpu_per_batch:.3f} CPU s per batch "
-          f"(training: {result['train_cpu_s_per_step']:.3f} CPU s per step)")
-    print(f"train steps/s  memory: {result['memory_steps_per_s']:.3f}   pipeline: {result['pipeline_steps_per_s']:.3f}")
+    say(f"image {size[0]}x{size[1]}, batch {args.batch_size}, {n} steps per source in {args.rounds} rounds, "
+        f"{result['cpu_count']} CPUs, {result['gpus']} GPUs; the {args.split} split's {n_images} images, "
+        f"augment=True, a stream of {epochs} epochs")
+    say("tf.data settings of make_dataset (graph, input side first):")
+    for op, kw in settings: say(f"  {op:32s} {kw}")
+    say(f"  options: {options}")
+    say(f"pipeline alone (no model): {pipeline_only:.2f} batches/s, {pipeline_cpu_per_batch:.3f} CPU s per batch "
+        f"(training: {result['train_cpu_s_per_step']:.3f} CPU s per step)")
+    say(f"train steps/s  memory: {result['memory_steps_per_s']:.3f}   pipeline: {result['pipeline_steps_per_s']:.3f}")
     verdict = "OK" if result["ratio"] <= 1.15 else "MISSED (goal <= 1.15)"
-    print(f"ratio pipeline/memory wall time: {result['ratio']:.3f} {verdict}  (median of rounds "
-          f"{result['median_round_ratio']:.3f}, rounds {round_ratios}; CPU-time ratio {result['cpu_time_ratio']:.3f}; "
-          f"load average {result['load_average']})")
+    say(f"ratio pipeline/memory wall time: {result['ratio']:.3f} {verdict}  (median of rounds "
+        f"{result['median_round_ratio']:.3f}, rounds {round_ratios}; CPU-time ratio {result['cpu_time_ratio']:.3f}; "
+        f"load average {' '.join(f'{x:.2f}' for x in result['load_average'] or ())})")
     if result["ratio"] > 1.15 and pipeline_only > 3 * result["memory_steps_per_s"]:
-        print("the pipeline alone is much faster than training: the extra time is CPU contention "
-              "(pipeline and model share the CPU) or load from other processes, not a starved model")
+        say("the pipeline alone is much faster than training: the extra time is CPU contention "
+            "(pipeline and model share the CPU) or load from other processes, not a starved model")
     if args.json: Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        command = shlex.join(["python", "benchmarks/bench_pipeline.py", *argv])
+        Path(args.out).write_text(f"Written by `{command}`\n\n" + "\n".join(report) + "\n")
     return result
 
 

@@ -162,8 +162,8 @@ def load_split(root,             # data root of any source (Cityscapes, CamVid: 
     return tuple(np.load(folder/name, mmap_mode=mode) for name in names)
 
 # %% ../nbs/05_data.ipynb #370d1dbc
-def _to_model_inputs(images, masks, one_hot=True):
-    "uint8 batches -> float32 images in [0, 1] and float32 one-hot masks (or uint8 masks)."
+def _to_model_inputs(images, masks, one_hot=False):
+    "uint8 batches -> float32 images in [0, 1], and the uint8 category masks as they are (or float32 one-hot)."
     images = tf.cast(images, tf.float32) / 255.0
     return images, (tf.one_hot(masks, N_CATEGORIES, dtype=tf.float32) if one_hot else masks)
 
@@ -179,7 +179,7 @@ def arrays_dataset(images,              # uint8 (N, h, w, 3) array (e.g. from `l
                    random_scale=0.0,    # with `augment`: the zoom range of `p8seg.augment.make_augmentation`
                    shuffle=True,        # a new order at each epoch
                    seed=0,              # seed of the order and of the augmentation
-                   one_hot=True,        # float32 one-hot masks (True) or uint8 category masks
+                   one_hot=False,       # uint8 category masks (False; the losses one-hot them) or float32 one-hot
                    drop_remainder=False,# drop the last partial batch
                    epochs=None,         # None: one epoch per iteration; n: epochs `first_epoch`..n-1 in one stream
                    first_epoch=0,       # first epoch of the stream (a resumed run starts where it stopped)
@@ -189,41 +189,34 @@ def arrays_dataset(images,              # uint8 (N, h, w, 3) array (e.g. from `l
     if len(images) != n: raise ValueError(f"arrays_dataset: {len(images)} images but {n} masks")
     if n == 0: raise ValueError("arrays_dataset: no samples")
     AUTOTUNE = tf.data.AUTOTUNE
+    def fetch(i, sample_seed): return augment_pair(np.asarray(images[i]), np.asarray(masks[i]), sample_seed,
+                                                   random_scale=random_scale)
+    def fetch_tf(i, sample_seed):
+        "One augmented sample (image, mask)."
+        image, mask = tf.numpy_function(fetch, [i, sample_seed], [tf.uint8, tf.uint8], stateful=False)
+        image.set_shape((h, w, 3)); mask.set_shape((h, w))
+        return image, mask
+    def gather(idx): return np.asarray(images[idx]), np.asarray(masks[idx])
+    def gather_tf(idx):
+        "One batch (images, masks), gathered in a single call."
+        image, mask = tf.numpy_function(gather, [idx], [tf.uint8, tf.uint8], stateful=False)
+        image.set_shape((None, h, w, 3)); mask.set_shape((None, h, w))
+        return image, mask
     def one_epoch(key):
-        "Sample indices and augmentation seeds of one epoch: a function of (seed, key) only."
+        "The batches of one epoch (of indices, or of augmented samples): a function of (seed, key) only."
         stateless_seed = tf.stack([tf.constant(seed, tf.int64), key])
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), stateless_seed) if shuffle \
                 else tf.range(n, dtype=tf.int64)
-        sample_seeds = tf.random.stateless_uniform([n], stateless_seed, minval=0, maxval=2**31 - 1, dtype=tf.int64)
-        return tf.data.Dataset.from_tensor_slices((order, sample_seeds))
-    samples = _epoch_keys(seed, epochs, first_epoch).flat_map(one_epoch)
-    if augment:
-        def fetch(i, sample_seed): return augment_pair(np.asarray(images[i]), np.asarray(masks[i]), sample_seed,
-                                                       random_scale=random_scale)
-        def fetch_tf(i, sample_seed):
-            image, mask = tf.numpy_function(fetch, [i, sample_seed], [tf.uint8, tf.uint8], stateful=False)
-            image.set_shape((h, w, 3)); mask.set_shape((h, w))
-            return image, mask
-        ds = samples.map(fetch_tf, num_parallel_calls=AUTOTUNE, deterministic=True)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder) if epochs is None else \
-             _batch_per_epoch(ds, n, batch_size, drop_remainder)
-    else:
-        def gather(idx): return np.asarray(images[idx]), np.asarray(masks[idx])
-        def gather_tf(idx, _):
-            image, mask = tf.numpy_function(gather, [idx], [tf.uint8, tf.uint8], stateful=False)
-            image.set_shape((None, h, w, 3)); mask.set_shape((None, h, w))
-            return image, mask
-        ds = samples.batch(batch_size, drop_remainder=drop_remainder) if epochs is None else \
-             _batch_per_epoch(samples, n, batch_size, drop_remainder)
-        ds = ds.map(gather_tf, num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.map(lambda i, m: _to_model_inputs(i, m, one_hot), num_parallel_calls=AUTOTUNE, deterministic=True)
-    return ds.prefetch(AUTOTUNE)
-
-def _batch_per_epoch(ds, n, batch_size, drop_remainder):
-    "Batches that never straddle two epochs of a multi-epoch stream (a short last batch per epoch, or none)."
-    per_epoch = n // batch_size if drop_remainder else -(-n // batch_size)
-    return (ds.batch(n).flat_map(lambda *epoch: tf.data.Dataset.from_tensor_slices(epoch)
-                                 .batch(batch_size, drop_remainder=drop_remainder).take(per_epoch)))
+        if augment:
+            sample_seeds = tf.random.stateless_uniform([n], stateless_seed, minval=0, maxval=2**31 - 1, dtype=tf.int64)
+            samples = tf.data.Dataset.from_tensor_slices((order, sample_seeds))
+            samples = samples.map(fetch_tf, num_parallel_calls=AUTOTUNE, deterministic=True)
+        else: samples = tf.data.Dataset.from_tensor_slices(order)
+        return samples.batch(batch_size, drop_remainder=drop_remainder)     # never straddles two epochs
+    batches = _epoch_keys(seed, epochs, first_epoch).flat_map(one_epoch)
+    to_inputs = (lambda i, m: _to_model_inputs(i, m, one_hot)) if augment else \
+                (lambda idx: _to_model_inputs(*gather_tf(idx), one_hot))
+    return batches.map(to_inputs, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
 def steps_per_epoch(n_samples: int, # samples in the split
                     batch_size: int, # samples per batch
@@ -241,7 +234,7 @@ def make_dataset(root,                  # data root of any source (e.g. `p8seg.s
                  shuffle=True,          # reshuffle the order at each epoch
                  seed=0,                # seed of the order and of the augmentation
                  cache_dir=None,        # cache folder of `load_split`
-                 one_hot=True,          # float32 one-hot masks (B, h, w, 8) or uint8 masks (B, h, w)
+                 one_hot=False,         # uint8 category masks (B, h, w) (the losses one-hot them) or float32 one-hot (B, h, w, 8)
                  drop_remainder=False,  # drop the last partial batch
                  epochs=None,           # None: one epoch per iteration; n: a resumable stream of epochs (see `arrays_dataset`)
                  first_epoch=0,         # first epoch of that stream

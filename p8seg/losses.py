@@ -9,20 +9,29 @@ import numpy as np
 import tensorflow as tf
 
 # %% auto #0
-__all__ = ['SMOOTH', 'EPSILON', 'LOSSES', 'CUSTOM_OBJECTS', 'region_stats', 'dice_score', 'iou_score', 'tversky_index',
-           'class_mean', 'dice_loss', 'iou_loss', 'tversky_loss', 'focal_tversky_loss', 'categorical_crossentropy',
-           'total_loss', 'SegmentationLoss', 'DiceLoss', 'IoULoss', 'TverskyLoss', 'FocalTverskyLoss', 'TotalLoss',
-           'get_loss', 'loss_params']
+__all__ = ['SMOOTH', 'EPSILON', 'LOSSES', 'CUSTOM_OBJECTS', 'one_hot_truth', 'region_stats', 'dice_score', 'iou_score',
+           'tversky_index', 'class_mean', 'dice_loss', 'iou_loss', 'tversky_loss', 'focal_tversky_loss',
+           'categorical_crossentropy', 'total_loss', 'SegmentationLoss', 'DiceLoss', 'IoULoss', 'TverskyLoss',
+           'FocalTverskyLoss', 'TotalLoss', 'get_loss', 'loss_params']
 
 # %% ../nbs/06_losses.ipynb #d4293670
 SMOOTH = 1e-5    # added to numerator and denominator of every region score
 EPSILON = 1e-7   # probability clip for the logarithm in cross-entropy
 
-def region_stats(y_true, # one-hot ground truth (B, H, W, C)
+def one_hot_truth(y_true, # integer categories (B, H, W) or one-hot (B, H, W, C)
+                  y_pred, # predicted probabilities (B, H, W, C): their rank and C tell the two apart
+                 ): # float32 one-hot (B, H, W, C)
+    "The ground truth as float32 one-hot: integer masks (one rank below `y_pred`) are encoded, one-hot masks cast."
+    y_true, y_pred = tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred)
+    if y_true.shape.rank != y_pred.shape.rank - 1: return tf.cast(y_true, tf.float32)
+    n_classes = y_pred.shape[-1] if y_pred.shape[-1] is not None else tf.shape(y_pred)[-1]
+    return tf.one_hot(tf.cast(y_true, tf.int32), n_classes, dtype=tf.float32)
+
+def region_stats(y_true, # ground truth: integer categories (B, H, W) or one-hot (B, H, W, C)
                  y_pred, # predicted probabilities (B, H, W, C)
                 ): # (tp, fp, fn), each a float32 vector of length C
     "Soft true positives, false positives and false negatives per class, summed over batch, height and width."
-    y_true = tf.cast(y_true, tf.float32)
+    y_true = one_hot_truth(y_true, y_pred)
     y_pred = tf.cast(y_pred, tf.float32)
     axes = tf.range(tf.rank(y_pred) - 1)
     tp = tf.reduce_sum(y_true * y_pred, axis=axes)
@@ -91,7 +100,7 @@ def focal_tversky_loss(y_true, y_pred, alpha: float = 0.3, beta: float = 0.7,
 
 def categorical_crossentropy(y_true, y_pred, epsilon: float = EPSILON):
     "Categorical cross-entropy of softmax probabilities, averaged over all pixels."
-    y_true = tf.cast(y_true, tf.float32)
+    y_true = one_hot_truth(y_true, y_pred)
     y_pred = tf.clip_by_value(tf.cast(y_pred, tf.float32), epsilon, 1.0 - epsilon)
     return tf.reduce_mean(-tf.reduce_sum(y_true * tf.math.log(y_pred), axis=-1))
 
