@@ -36,7 +36,8 @@ def test_table_from_json(tmp_path):
     assert ("| lraspp_mobilenetv3_minimalistic | 590,328 | 0.650 | 0.630 | 0.470 | 0.465 | 20.0 | 50.0 | 25.0 | 40.0 "
             "| 0.78 | 0.50 |") in md
     assert "> busy" in md
-    assert "Not finished (no JSON yet): unet_mini_nobn, linknet_mobilenetv2, lraspp_mobilenetv3." in md
+    assert ("Not finished (no JSON yet): unet_mini_nobn, linknet_mobilenetv2, lraspp_mobilenetv3, "
+            "lraspp_mobilenetv3_minimalistic_192x256.") in md
     assert "- unet_mini: int8 - Keras on val -0.0020 (within 0.01), on unseen -0.0010" in md
     assert "- lraspp_mobilenetv3_minimalistic: int8 - Keras on val -0.0200 (OUTSIDE 0.01), on unseen -0.0050" in md
     assert ("- goal '>= 30 fps at 256x512 int8, unseen within 0.03 of unet_mini': lraspp_mobilenetv3_minimalistic 40.0 fps, "
@@ -57,6 +58,8 @@ def test_reuses_only_the_same_recipe():
         "p8seg", "train", "--data", "../shared/data/camvid", "--loss", "total", "--unseen", "0006R0", "--img-size",
         "96x128", "--batch-size", "8", "--lr", "0.001", "--seed", "0", "--epochs", "12", "--arch", "linknet",
         "--backbone", "mobilenetv2", "--out", "frontier_runs/linknet_mobilenetv2", "--quiet"]
+    sized = frontier.command("lraspp_mobilenetv3_minimalistic_192x256", "d", "w", 12)
+    assert sized[sized.index("--img-size") + 1] == "192x256" and sized.count("--img-size") == 1, sized
 
 
 def test_unknown_network_is_refused():
