@@ -32,8 +32,9 @@ def test_table_from_json(tmp_path):
     frontier.table(results, tmp_path, "python benchmarks/frontier.py --table")
     md = (tmp_path / "frontier.md").read_text().splitlines()
     assert md[0] == "Written by `python benchmarks/frontier.py --table` from the JSON files in `frontier/`"
-    assert "| unet_mini | 520,520 | 0.722 | 0.720 | 0.489 | 0.488 | 400.0 | 2.5 | 160.0 | 6.2 | 0.55 | 0.50 |" in md
-    assert ("| lraspp_mobilenetv3_minimalistic | 590,328 | 0.650 | 0.630 | 0.470 | 0.465 | 20.0 | 50.0 | 25.0 | 40.0 "
+    assert "| unet_mini | 520,520 | 0.722 | 0.720 | 0.489 | 0.488 | 400.0 | 400.0 | 2.5 | 160.0 | 160.0 | 6.2 | 0.55 | 0.50 |" in md
+    assert "Departing from the recipe in the one option named: lraspp_mobilenetv3_minimalistic_192x256 (--img-size 192x256)." in md[4]
+    assert ("| lraspp_mobilenetv3_minimalistic | 590,328 | 0.650 | 0.630 | 0.470 | 0.465 | 20.0 | 20.0 | 50.0 | 25.0 | 25.0 | 40.0 "
             "| 0.78 | 0.50 |") in md
     assert "> busy" in md
     assert ("Not finished (no JSON yet): unet_mini_nobn, linknet_mobilenetv2, lraspp_mobilenetv3, "
