@@ -16,9 +16,10 @@ __all__ = ['LOSS_NAMES', 'ARCHS', 'INPUT_DIVISOR', 'STRATEGIES', 'ENCODER_WEIGHT
 
 # %% ../nbs/01_config.ipynb #a70f1125
 LOSS_NAMES = ("dice", "total", "iou", "tversky", "focal_tversky")   # `p8seg.losses.LOSSES`, in comparison order
-ARCHS = ("unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3")  # `p8seg.models.build_model`
+ARCHS = ("unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3",
+         "lraspp_mobilenetv3_minimalistic")  # `p8seg.models.build_model`
 INPUT_DIVISOR = {"unet_mini": 4, "unet_mini_nobn": 4, "unet": 32, "fpn": 32, "linknet": 32,  # H, W multiples of
-                 "lraspp_mobilenetv3": 16}
+                 "lraspp_mobilenetv3": 16, "lraspp_mobilenetv3_minimalistic": 16}
 STRATEGIES = ("default", "mirrored", "multiworker")                 # `p8seg.distribute.get_strategy`
 ENCODER_WEIGHTS = (None, "imagenet")                                # segmentation-models encoders
 EPOCH_RULES = ("last", "holdout")                                   # which epoch's model a run reports

@@ -77,13 +77,13 @@ DEFAULT_BACKBONE = "mobilenetv2"
 # the names (`ARCHS`), their input divisors and the encoder weights come from `p8seg.config`
 
 # %% ../nbs/08_models.ipynb #2e8741b5
-def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3"
+def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic"
                 backbone: str | None = None, # encoder of "unet"/"fpn"/"linknet" (one of `BACKBONES`); None: "mobilenetv2"
                 n_classes: int = 8, # softmax channels
                 input_size=(256, 256, 3), # (height, width, channels); H, W multiples of `INPUT_DIVISOR[arch]`
                 encoder_weights: str | None = None, # None: random; "imagenet": pretrained encoder, DOWNLOADED (needs network)
                ) -> tf.keras.Model: # not compiled; output: float32 softmax layer named "softmax"
-    "Build a segmentation model: `unet_mini` (original), `unet_mini_nobn`, or a segmentation-models Unet/FPN/Linknet."
+    "Build a segmentation model: `unet_mini` (original), `unet_mini_nobn`, a segmentation-models Unet/FPN/Linknet, or LR-ASPP."
     arch_name = arch.lower() if isinstance(arch, str) else arch
     if arch_name not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; choose one of: {', '.join(ARCHS)}")
@@ -94,11 +94,11 @@ def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mi
             raise ValueError(f"{arch_name} has no backbone and no pretrained weights (got backbone={backbone!r}, "
                              f"encoder_weights={encoder_weights!r}); use arch 'unet', 'fpn' or 'linknet' for those")
         return (unet_mini if arch_name == "unet_mini" else unet_mini_nobn)(input_size, n_classes)
-    if arch_name == "lraspp_mobilenetv3":
+    if arch_name in ("lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic"):
         if backbone is not None or encoder_weights is not None:
             raise ValueError(f"{arch_name}'s encoder is fixed (MobileNetV3-Small, random initial weights): it takes no "
                              f"backbone and no encoder_weights (got backbone={backbone!r}, encoder_weights={encoder_weights!r})")
-        return lraspp_mobilenetv3(input_size, n_classes)
+        return lraspp_mobilenetv3(input_size, n_classes, minimalistic=arch_name.endswith("_minimalistic"))
     backbone = DEFAULT_BACKBONE if backbone is None else backbone
     if not isinstance(backbone, str) or backbone.lower() not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r} for arch {arch_name!r}; choose one of: {', '.join(BACKBONES)}")
@@ -126,13 +126,15 @@ def _dilate_last_stage(backbone: tf.keras.Model) -> tf.keras.Model:
 # %% ../nbs/08_models.ipynb #a4624097
 def lraspp_mobilenetv3(input_size=(256, 256, 3), # (height, width, channels); H and W multiples of 16
                        n_classes: int = 8, # softmax channels
+                       minimalistic: bool = False, # the encoder without hard-swish, squeeze-excite and 5x5 kernels (int8 all on XNNPACK)
                       ) -> tf.keras.Model:
     "LR-ASPP (Howard et al. 2019) on MobileNetV3-Small at output stride 16: a segmentation network for real time on a CPU."
-    h, w, c = check_input_size(input_size, INPUT_DIVISOR["lraspp_mobilenetv3"], "lraspp_mobilenetv3")
+    name = "lraspp_mobilenetv3_minimalistic" if minimalistic else "lraspp_mobilenetv3"
+    h, w, c = check_input_size(input_size, INPUT_DIVISOR[name], name)
     n_classes = _check_n_classes(n_classes)
     layers = tf.keras.layers
     backbone = _dilate_last_stage(tf.keras.applications.MobileNetV3Small(
-        input_shape=(h, w, c), include_top=False, weights=None, include_preprocessing=False))
+        input_shape=(h, w, c), include_top=False, weights=None, include_preprocessing=False, minimalistic=bool(minimalistic)))
     encoder = tf.keras.Model(backbone.input, [backbone.get_layer(_LRASPP_LOW_FEATURES).output, backbone.output],
                              name="mobilenetv3small")
     image = layers.Input((h, w, c), name="image")
@@ -145,7 +147,7 @@ def lraspp_mobilenetv3(input_size=(256, 256, 3), # (height, width, channels); H 
     x = layers.UpSampling2D(2, interpolation="bilinear", name="lraspp_up2")(x)  # 1/16 -> 1/8
     x = layers.Add(name="lraspp_logits")([x, layers.Conv2D(n_classes, 1, name="lraspp_low_logits")(low)])
     x = layers.UpSampling2D(8, interpolation="bilinear", name="lraspp_up8")(x)  # 1/8 -> input size
-    return tf.keras.Model(image, _softmax_head(x), name="lraspp_mobilenetv3")
+    return tf.keras.Model(image, _softmax_head(x), name=name)
 
 # %% ../nbs/08_models.ipynb #ec7008c0
 def bn_layers(model: tf.keras.Model) -> list:

@@ -32,12 +32,12 @@ def test_bench_deploy_tiny(tmp_path):
         (a, "32x64", v) for a in ("unet_mini", "lraspp_mobilenetv3") for v in VARIANTS}
 
 
-def test_bench_deploy_refused_size_is_replaced(tmp_path):
-    "A size the divisor refuses is timed at the nearest accepted one, and the table says so (no conversion needed)."
+def test_bench_deploy_refused_size_is_padded(tmp_path):
+    "A size the divisor refuses is padded up to the next accepted one (every camera pixel is computed; no conversion needed)."
     code = ("import sys; sys.path.insert(0, 'benchmarks'); import bench_deploy as b; "
-            "print(b.accepted_size((360, 480), 16), b.accepted_size((360, 480), 32), b.accepted_size((360, 480), 4), "
-            "b.accepted_size((20, 20), 32))")
+            "print(b.padded_size((360, 480), 16), b.padded_size((360, 480), 32), b.padded_size((360, 480), 4), "
+            "b.padded_size((20, 20), 32), b.padded_size((32, 33), 16))")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                        env=subprocess_env())
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.strip() == "(352, 480) (352, 480) (360, 480) (32, 32)", r.stdout
+    assert r.stdout.strip() == "(368, 480) (384, 480) (360, 480) (32, 32) (32, 48)", r.stdout
