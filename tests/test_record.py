@@ -118,3 +118,23 @@ def test_every_environment_variable_is_listed_once():
     from p8seg.config import ENV_VARS
     used = {v for text in tracked_text_files().values() for v in re.findall(r"\bP8SEG_[A-Z_]+[A-Z]\b", text)}
     assert len(used) >= 5 and not used - set(ENV_VARS), sorted(used - set(ENV_VARS))
+
+
+def test_every_results_file_names_the_command_that_wrote_it():
+    "Each markdown/text report under results/ opens with `Written by `<command>``; every other file (tables, figures, "
+    "runs, models) sits in a folder whose report does, or is named in one."
+    written = re.compile(r"^(<!-- )?Written by `[^`]+`")
+    reports = [p for p in (REPO / "results").rglob("*") if p.suffix in (".md", ".txt") and p.is_file()]
+    assert reports
+    unnamed = [p.relative_to(REPO).as_posix() for p in reports if not written.match(p.read_text())]
+    assert not unnamed, f"reports that do not name their command on their first line: {unnamed}"
+    tracked = set(tracked_text_files()) | {p.relative_to(REPO).as_posix() for p in (REPO / "results").rglob("*.png")}
+    orphans = []
+    for name in sorted(n for n in tracked if n.startswith("results/")):
+        path = REPO / name
+        if path.suffix in (".md", ".txt"): continue
+        folders = [path.parent, *path.parents]
+        folders = folders[:folders.index(REPO / "results")]
+        if not any(any(written.match(r.read_text()) for r in f.glob("*.md")) or any(f.glob("*.txt")) for f in folders):
+            orphans.append(name)
+    assert not orphans, f"files under results/ with no report naming their command: {orphans}"
