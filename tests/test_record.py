@@ -124,16 +124,17 @@ def test_every_results_file_names_the_command_that_wrote_it():
     "Each markdown/text report under results/ opens with `Written by `<command>``; every other file (tables, figures, "
     "runs, models) sits in a folder whose report does, or is named in one."
     written = re.compile(r"^(<!-- )?Written by `[^`]+`")
-    reports = [p for p in (REPO / "results").rglob("*") if p.suffix in (".md", ".txt") and p.is_file()]
+    tracked = set(tracked_text_files()) | {p.relative_to(REPO).as_posix() for p in (REPO / "results").rglob("*.png")}
+    tracked -= set(git_ignored(sorted(tracked)))
+    reports = [REPO / n for n in sorted(tracked) if n.startswith("results/") and n.endswith((".md", ".txt"))]
     assert reports
     unnamed = [p.relative_to(REPO).as_posix() for p in reports if not written.match(p.read_text())]
     assert not unnamed, f"reports that do not name their command on their first line: {unnamed}"
-    tracked = set(tracked_text_files()) | {p.relative_to(REPO).as_posix() for p in (REPO / "results").rglob("*.png")}
     orphans = []
     for name in sorted(n for n in tracked if n.startswith("results/")):
         path = REPO / name
         if path.suffix in (".md", ".txt"): continue
-        own = path.with_suffix(".md")                          # results/x.json beside the results/x.md made with it
+        own = path.with_suffix(".md")                          # a JSON beside the markdown made with it
         if own.exists() and written.match(own.read_text()): continue
         folders = [path.parent, *path.parents]
         folders = folders[:folders.index(REPO / "results")]

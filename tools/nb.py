@@ -41,8 +41,7 @@ def skipped_in_record(cell) -> bool:
 def run_tutorial(nb_path):
     "Run the tutorial top to bottom in one kernel-less shell (from `nbs/`, as nbdev-test does) and save its outputs."
     import os
-    from execnb.nbio import read_nb, write_nb
-    from execnb.shell import CaptureShell
+    from execnb.shell import CaptureShell, read_nb, write_nb
     nb = read_nb(nb_path)
     old = os.getcwd(); os.chdir(Path(nb_path).parent)
     try: CaptureShell().run_all(nb, exc_stop=True, preproc=skipped_in_record)
