@@ -248,19 +248,6 @@ def run_workers(argvs, timeout=180):
 CLI = ["-c", "import sys; from p8seg.cli import main; sys.exit(main())"]
 
 
-def test_cli_train_multiworker_two_workers_on_localhost(tiny_data, tmp_path):
-    "The README launch: the same `p8seg train --strategy multiworker` on two workers, TF_CONFIG differing by index."
-    args = ["train", "--strategy", "multiworker", "--loss", "dice", "--data", str(tiny_data), "--img-size", "32x64",
-            "--batch-size", "4", "--epochs", "1", "--quiet"]
-    chief, worker = run_workers([[*CLI, *args, "--out", str(tmp_path / f"out{i}")] for i in range(2)])
-    assert "dice: finished" in chief, chief[-2000:]
-    assert "dice: finished" in worker, worker[-2000:]     # the other worker trained in lock-step and exits 0
-    out0 = tmp_path / "out0"
-    assert (out0 / "runs" / "dice" / "seed0" / "model.keras").exists() and (out0 / "mlflow.db").exists()
-    assert not list(out0.rglob("workertemp*"))
-    assert not (tmp_path / "out1").exists()               # a non-chief worker writes nothing into its --out
-
-
 COMPARE = """
 import json, sys
 import p8seg.compare as c
