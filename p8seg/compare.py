@@ -10,11 +10,9 @@ import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras 
 import numpy as np
 import tensorflow as tf
 import pandas as pd
-import matplotlib
-import matplotlib.pyplot as plt
 from .config import TrainConfig, P8segError, LOSS_NAMES, shown_path
 from .synth import SYNTHETIC
-from .labels import N_CATEGORIES, CATEGORY_NAMES, colorize
+from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .data import load_split
 from .metrics import confusion_matrix, scores_from_confusion, predict_categories
 from .models import build_model
@@ -23,13 +21,14 @@ from .sources import detect_source
 from .tracking import setup_mlflow, end_stale_runs, comparison_id, tracking_uri_of, log_model, register_model, CHAMPION
 from .files import folder_lock, write_json_atomic
 from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
+from .plots import plot_miou, plot_learning_curves, plot_category_iou, plot_samples
 from .stats import paired_bootstrap, conclusion, display_table, verdict_summary, category_winners, STATS_COLUMNS
 
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
            'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'registered_name',
            'champion_row', 'register_champion', 'loss_stacks', 'results_table', 'unseen_stats', 'markdown_table',
-           'compare_command', 'write_outputs', 'plot_miou', 'plot_learning_curves', 'plot_category_iou', 'plot_samples']
+           'compare_command', 'write_outputs']
 
 # %% ../nbs/13_compare.ipynb #fe297733
 def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed` are replaced by each run's)
@@ -372,68 +371,3 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
     preds = {l: (np.load(run_dir_of(cfgs[(l, first)]) / "samples.npy") if (l, first) in per_image else None) for l in losses}
     plot_samples(np.asarray(images[picks]), np.asarray(masks[picks]), preds, paths["samples_plot"], title=f"seed {first}")
     return table, paths
-
-# %% ../nbs/13_compare.ipynb #23baffe9
-def plot_miou(table: pd.DataFrame, baseline: float | None = None, path=None):
-    "Bar chart of the headline mIoU per loss with its 95% bootstrap interval."
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    x = np.arange(len(table))
-    miou = table["miou"].fillna(0).to_numpy()
-    err = np.vstack([miou - table["ci_low"].fillna(0), table["ci_high"].fillna(0) - miou]).clip(0)
-    colors = ["C0" if t else "C7" for t in table["tied_with_best"]]
-    ax.bar(x, miou, 0.6, yerr=err, capsize=4, color=colors)
-    if baseline is not None: ax.axhline(baseline, color="k", ls="--", lw=1, label="majority-class baseline")
-    ax.set_xticks(x, [l if s == "finished" else f"{l}\n({s})" for l, s in zip(table["loss"], table["status"])])
-    ax.set_ylabel("val mIoU (7 categories)"); ax.set_ylim(0, 1)
-    ax.set_title("Validation mIoU per loss, 95% bootstrap interval (blue: best or tied with it)")
-    if baseline is not None: ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=100); plt.close(fig)
-    return fig
-
-def plot_learning_curves(histories: dict, path=None):
-    "Training loss and the watched split's mIoU per epoch, one colour per loss."
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for i, (name, h) in enumerate(histories.items()):
-        watched = next((k for k in ("val_miou", "holdout_miou") if k in h), None)
-        epochs = np.arange(1, len(h.get("loss", [])) + 1)
-        axes[0].plot(epochs, h.get("loss", []), "-", color=f"C{i}", label=name)
-        if watched: axes[1].plot(epochs[:len(h[watched])], h[watched], "-o", ms=3, color=f"C{i}", label=name)
-    axes[0].set_title("training loss (own scale per loss)"); axes[0].set_yscale("log")
-    axes[1].set_title("mIoU (7) after each epoch, BatchNorm re-estimated"); axes[1].set_ylim(0, 1)
-    for ax in axes: ax.set_xlabel("epoch"); ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=100); plt.close(fig)
-    return fig
-
-def plot_category_iou(table: pd.DataFrame, path=None):
-    "Heatmap of per-category IoU (mean over seeds), one row per loss, the 7 evaluated categories."
-    names = CATEGORY_NAMES[1:]
-    values = table[[f"iou_{c}" for c in names]].to_numpy(float)
-    fig, ax = plt.subplots(figsize=(8.5, 0.5 * len(table) + 1.6))
-    im = ax.imshow(np.nan_to_num(values, nan=0.0), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, "–" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8,
-                color="w" if np.nan_to_num(v) < 0.6 else "k")
-    ax.set_xticks(range(len(names)), names, rotation=30); ax.set_yticks(range(len(table)), table["loss"])
-    ax.set_title("val IoU per category"); fig.colorbar(im, ax=ax, fraction=0.03)
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=100); plt.close(fig)
-    return fig
-
-def plot_samples(images, masks, predictions: dict, path=None, title: str | None = None):
-    "Grid of sample predictions: image, truth, then one column per loss (blank if the run failed)."
-    cols = ["image", "truth", *predictions]
-    fig, axes = plt.subplots(len(images), len(cols), figsize=(2.2 * len(cols), 1.3 * len(images) + 0.5), squeeze=False)
-    for i in range(len(images)):
-        panels = [np.asarray(images[i]).astype(np.uint8), colorize(masks[i])]
-        panels += [None if p is None else colorize(p[i]) for p in predictions.values()]
-        for j, panel in enumerate(panels):
-            ax = axes[i, j]; ax.axis("off")
-            if panel is not None: ax.imshow(panel)
-            if i == 0: ax.set_title(cols[j], fontsize=9)
-    if title: fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=100); plt.close(fig)
-    return fig
