@@ -16,22 +16,16 @@ if str(REPO) not in sys.path: sys.path.insert(0, str(REPO))
 
 import pandas as pd
 from p8seg.stats import conclusion, verdicts, verdict_summary
+from p8seg.compare import unseen_stats
 
 ORIGINAL_ANSWER = "total"   # the original Projet 8 notebook's answer: "Total Loss" (cross-entropy + 3·Dice)
 
 
 def read_table(folder: Path) -> pd.DataFrame:
-    "A comparison's `results.csv`, indexed by loss (fails naming the file when it is missing)."
+    "A comparison's `results.csv` (fails naming the file when it is missing)."
     path = folder / "results.csv"
     if not path.exists(): raise SystemExit(f"{path}: missing; run the comparison that writes it first")
-    return pd.read_csv(path).set_index("loss")
-
-
-def unseen(table: pd.DataFrame) -> pd.DataFrame | None:
-    "The `unseen_*` columns as a table of their own (None when the comparison has no unseen split)."
-    cols = [c for c in table.columns if c.startswith("unseen_")]
-    if "unseen_miou" not in cols or table["unseen_miou"].isna().all(): return None
-    return table[cols].rename(columns=lambda c: c[len("unseen_"):]).sort_values("miou", ascending=False, kind="stable")
+    return pd.read_csv(path)
 
 
 def written_by(folder: Path) -> str:
@@ -79,9 +73,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     results = Path(args.results)
     camvid, demo = results / "camvid", results / "demo"
-    val = read_table(camvid)
-    new = unseen(val)
-    synthetic = read_table(demo)
+    table = read_table(camvid)
+    val, new = table.set_index("loss"), unseen_stats(table)
+    synthetic = read_table(demo).set_index("loss")
     n_seeds = int(val["n_seeds"].max())
     pick, why = car_choice(val, new)
     lines = ["<!-- Written by `python benchmarks/conclusion.py` from results/camvid, results/demo and results/camvid_best: "
