@@ -138,6 +138,6 @@ def test_every_results_file_names_the_command_that_wrote_it():
         if own.exists() and written.match(own.read_text()): continue
         folders = [path.parent, *path.parents]
         folders = folders[:folders.index(REPO / "results")]
-        if not any(any(written.match(r.read_text()) for r in f.glob("*.md")) or any(f.glob("*.txt")) for f in folders):
+        if not any(written.match(r.read_text()) for f in folders for r in [*f.glob("*.md"), *f.glob("*.txt")]):
             orphans.append(name)
     assert not orphans, f"files under results/ with no report naming their command: {orphans}"
