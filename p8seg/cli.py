@@ -97,11 +97,11 @@ def add_config_arguments(p: argparse.ArgumentParser, # the subcommand's parser
         if meta.get("cli", True) is False or f.name in exclude: continue
         group = groups.get(meta["group"]) or groups.setdefault(meta["group"], p.add_argument_group(meta["group"]))
         default = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
-        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        flag = TrainConfig.flag(f)
         if f.type in (bool, "bool"):
             group.add_argument(flag, dest=f.name, action="store_true", default=default, help=meta["help"])
             continue
-        shown = (("x" if f.name == "img_size" else ",").join(map(str, default)) or None) if isinstance(default, tuple) else default
+        shown = (TrainConfig.value_text(f, default) or None) if isinstance(default, tuple) else default
         kwargs = {k: meta[k] for k in ("type", "choices", "metavar") if k in meta}
         group.add_argument(flag, dest=f.name, default=default,
                            help=f"{meta['help']}" + (f" (default {shown})" if shown is not None else ""), **kwargs)

@@ -234,6 +234,16 @@ class TrainConfig:
         "A copy with some fields changed."
         return dataclasses.replace(self, **changes)
 
+    @staticmethod
+    def flag(f) -> str:
+        "The command-line option of field `f` (its `flag`, else `--name-with-dashes`)."
+        return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+    @staticmethod
+    def value_text(f, value) -> str:
+        "A tuple field's value as the command line writes it: `HxW` for `img_size`, comma-separated otherwise."
+        return ("x" if f.name == "img_size" else ",").join(map(str, value))
+
     def command_args(self, exclude=()) -> list:
         "The `p8seg train`/`compare` options that give this config: every command-line field away from its default."
         args = []
@@ -242,8 +252,8 @@ class TrainConfig:
             value = getattr(self, f.name)
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             if value == default or (isinstance(default, tuple) and tuple(value) == default): continue
-            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            flag = self.flag(f)
             if isinstance(value, bool): args += [flag] if value else []
-            elif isinstance(value, tuple): args += [flag, ("x" if f.name == "img_size" else ",").join(map(str, value))]
+            elif isinstance(value, tuple): args += [flag, self.value_text(f, value)]
             else: args += [flag, str(value)]
         return args
