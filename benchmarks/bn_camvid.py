@@ -12,8 +12,8 @@ the BatchNorm network twice, with the moving statistics Keras kept during traini
 Data (`p8seg.data.load_split`, `p8seg.sources.split_by_groups`), batches (`p8seg.data.arrays_dataset`, the stream
 `p8seg train` uses), models, loss and scoring are p8seg's; the one thing done here rather than by `p8seg.train.train`
 is the fit itself, because `train` re-estimates the statistics before it returns the model, and the moving
-statistics must be read first. The output compares the re-estimated row with `results/camvid_best/` (`p8seg train`,
-same settings) and with the spread of `results/camvid/`'s seeds.
+statistics must be read first. The output compares the re-estimated row with the recipe `baseline` of `results/recipe/`
+(`p8seg train`, same settings) and with the spread of `results/camvid/`'s seeds.
 """
 from __future__ import annotations
 import argparse, json, sys, time
@@ -104,10 +104,10 @@ def write_report(json_path, out):
               f"same weights; the BatchNorm network with re-estimated statistics is {re - no_bn:+.3f} from the BatchNorm-free "
               f"one. Re-estimation took {m['bn_s']:.0f} s, {m['bn_s'] / m['epoch_s']:.2f} of a training epoch "
               f"({m['epoch_s']:.0f} s) on this machine."]
-    best = REPO / "results" / "camvid_best" / "scores.json"
+    best = REPO / "results" / "recipe" / "baseline.json"
     if best.exists():
-        b = json.loads(best.read_text())["keras_val"]["miou"]
-        lines += ["", f"`results/camvid_best/` (`p8seg train`, the same settings and the same stream) scored {b:.4f} on val; "
+        b = json.loads(best.read_text())["val"]["miou"]
+        lines += ["", f"The recipe `baseline` of `results/recipe/` (`p8seg train`, the same settings and the same stream) scored {b:.4f} on val; "
                   f"the re-estimated row here {re:.4f} ({'the same run' if abs(b - re) < 5e-5 else f'{re - b:+.4f}'})."]
     runs = REPO / "results" / "camvid" / "runs.csv"
     if runs.exists():

@@ -99,12 +99,15 @@ def main(argv=None):
     best = results / "camvid_best" / "scores.json"
     if best.exists():
         s = json.loads(best.read_text())
-        figures = [f"{name} {s[key]['miou']:.3f} ({s[key]['ci'][0]:.3f}–{s[key]['ci'][1]:.3f})" for key, name in
-                   (("keras_val", "Keras val"), ("keras_unseen", "Keras unseen"), ("int8_val", "int8 val"),
-                    ("int8_unseen", "int8 unseen")) if key in s]
-        lines += ["## The committed model", "", f"`results/camvid_best/` (written by `{s.get('written_by', '?')}`; trained by "
-                  f"`{s.get('command', '?')}`), mIoU with 95% intervals over images at full resolution: "
-                  + "; ".join(figures) + "."]
+        fig = lambda d: f"{d['miou']:.3f} ({d['ci'][0]:.3f}–{d['ci'][1]:.3f})"
+        twin = s.get("twin", {})
+        lines += ["## The committed model", "", f"`results/camvid_best/` (written by `{s.get('written_by', '?')}`; trained on "
+                  f"the full training split by `{s.get('command', '?')}`), mIoU with 95% intervals over images at full "
+                  f"resolution: Keras val {fig(s['keras_val'])}; int8 val {fig(s['int8_val'])}."]
+        if twin:
+            groups = ", ".join(twin["unseen_groups"])
+            lines += ["", f"It trained on every street of the training split; on a street it never saw, its recipe with "
+                      f"{groups} held out (`{twin['command']}`) scores {fig(twin['unseen'])} on {groups} (val {fig(twin['val'])})."]
         trained = re.search(r"--loss (\w+)", s.get("command", ""))
         if trained and trained.group(1) != pick:
             lines += ["", f"It was trained with `{trained.group(1)}`, not with the loss chosen above (`{pick}`)."]

@@ -5,10 +5,11 @@ street; Keras and the int8 export) against its latency at 256x512 (TFLite float3
     python benchmarks/frontier.py --data ../shared/data/camvid --only unet_mini,lraspp_mobilenetv3_minimalistic
     python benchmarks/frontier.py --table                                # rewrite frontier.md/.csv/.png only
 
-A thin caller of the library. Each network is one `p8seg train` command with the recipe of `results/camvid_best/`
-(loss total, 96x128, 12 epochs, batch 8, Adam 1e-3 constant, seed 0, sequence 0006R0 held out), run as a child
-process, so the command in the table is exactly what ran; `unet_mini` reuses `results/camvid_best/model.keras`, which
-that command trained (checked against its run.json), unless `--retrain-unet-mini`. The model is exported with
+A thin caller of the library. Each network is one `p8seg train` command with the recipe `baseline` of
+`results/recipe/` (loss total, 96x128, 12 epochs, batch 8, Adam 1e-3 constant, seed 0, sequence 0006R0 held out), run
+as a child process, so the command in the table is exactly what ran; `unet_mini` reuses the model that
+`benchmarks/recipe.py` trained for that recipe (`recipe_runs/baseline`, checked against its run.json) when it is
+there, unless `--retrain-unet-mini`. The model is exported with
 `p8seg.export.export_model` (what `p8seg export --format tflite --quantize int8` writes: the faithful graph, 16
 calibration images of the training split) and both are scored with `p8seg.evaluate.evaluate` at CamVid's full
 360x480 under the official rule, on `val` and on the unseen street. Latency is `benchmarks/bench_deploy.py` at
@@ -25,7 +26,8 @@ import argparse, csv, json, os, resource, shlex, subprocess, sys, time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BEST = REPO / "results" / "camvid_best"
+BEST = REPO / "recipe_runs" / "baseline" / "runs" / "total" / "seed0"   # benchmarks/recipe.py's baseline run
+BEST_RECORD = REPO / "results" / "recipe" / "baseline.json"
 RECIPE = ["--loss", "total", "--unseen", "0006R0", "--img-size", "96x128", "--batch-size", "8", "--lr", "0.001",
           "--seed", "0"]
 EPOCHS = 12
@@ -58,9 +60,9 @@ def command(name, data, work, epochs) -> list:
 
 
 def reusable_best(epochs):
-    "results/camvid_best's run.json when it was trained by this recipe with unet_mini, else None."
+    "The run.json config of the recipe ablation's baseline run when it was trained by this recipe with unet_mini, else None."
     path = BEST / "run.json"
-    if not path.exists() or not (BEST / "model.keras").exists(): return None
+    if not path.exists() or not (BEST / "model.keras").exists() or not BEST_RECORD.exists(): return None
     c = json.loads(path.read_text())["config"]
     want = {"loss": "total", "unseen": ["0006R0"], "img_size": [96, 128], "batch_size": 8, "learning_rate": 0.001,
             "seed": 0, "epochs": epochs, "arch": "unet_mini", "augment": False, "lr_schedule": "constant",
@@ -86,7 +88,7 @@ def run(name, args, results):
     argv = command(name, args.data, args.work, args.epochs)
     reuse = name == "unet_mini" and not args.retrain_unet_mini and reusable_best(args.epochs)
     shown = shlex.join(argv)
-    if reuse: shown = f"{json.loads((BEST / 'scores.json').read_text())['command']} (reused: results/camvid_best/model.keras)"
+    if reuse: shown = f"{json.loads(BEST_RECORD.read_text())['command']} (reused: benchmarks/recipe.py's run)"
     path = results / f"{name}.json"
     if path.exists() and json.loads(path.read_text()).get("command") == shown:
         print(f"frontier {name}: done, skipped ({path.name})", flush=True); return
@@ -189,7 +191,7 @@ def table(results, out, shown):
     missing = [n for n in NETWORKS if n not in {r["network"] for r in rows}]
     lines = [f"Written by `{shown}` from the JSON files in `frontier/`", "",
              "# The accuracy-speed frontier (CamVid, one recipe)", "",
-             "Every network trained by the recipe of `results/camvid_best/` (loss total, 96x128, 12 epochs, batch 8, "
+             "Every network trained by the recipe `baseline` of `results/recipe/` (loss total, 96x128, 12 epochs, batch 8, "
              "Adam 1e-3 constant, seed 0, random initial weights; CamVid train without sequence 0006R0) and scored at the "
              "full 360x480 under the official rule (mIoU of 7 categories) on `val` (101 frames of 0016E5) and on "
              "`unseen` (the 101 frames of 0006R0, never trained on; the model runs at its training size and its "
@@ -238,7 +240,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs (the recipe's 12; fewer for a quick try)")
     p.add_argument("--runs", type=int, default=50, help="timed rounds of bench_deploy")
     p.add_argument("--n-calib", type=int, default=16, help="training images calibrating the int8 export")
-    p.add_argument("--retrain-unet-mini", action="store_true", help="train unet_mini instead of reusing results/camvid_best")
+    p.add_argument("--retrain-unet-mini", action="store_true", help="train unet_mini instead of reusing the recipe ablation's baseline run")
     p.add_argument("--no-latency", action="store_true", help="skip the latency run (the table shows '-')")
     p.add_argument("--table", action="store_true", help="only rewrite the table and figure from the JSON files")
     args = p.parse_args(argv)

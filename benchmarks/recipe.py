@@ -36,12 +36,21 @@ RECIPES = {
     "aug_cosine24_cw": ("aug_cosine24 with class weights (ENet)",
                         ["--img-size", "96x128", "--epochs", "24", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.5",
                          "--class-weights"]),
+    "aug_cosine60_128x160": ("augmentation + random scale/shift 0.25 at 128x160, 60 epochs, cosine decay (a budget where the augmented run converges)",
+                             ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25"]),
+    "cosine60_128x160": ("the same budget without augmentation: 128x160, 60 epochs, cosine decay",
+                         ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine"]),
+    "aug_cosine60_192x256": ("aug_cosine60_128x160 at 192x256",
+                             ["--img-size", "192x256", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25"]),
 }
 
 
-def command(name, data, work) -> list:
-    "The `p8seg train` argv of a recipe (data and work folder as given: no machine path is recorded)."
-    return ["p8seg", "train", "--data", str(data), *BASE, *RECIPES[name][1], "--out", f"{work}/{name}", "--quiet"]
+def command(name, data, work, unseen=True) -> list:
+    """The `p8seg train` argv of a recipe (data and work folder as given: no machine path is recorded); `unseen=False`:
+    the same recipe on the full training split (no group held out), in `<work>/final_<name>`."""
+    base = BASE if unseen else [a for i in range(0, len(BASE), 2) if BASE[i] != "--unseen" for a in BASE[i:i + 2]]
+    out = f"{work}/{name}" if unseen else f"{work}/final_{name}"
+    return ["p8seg", "train", "--data", str(data), *base, *RECIPES[name][1], "--out", out, "--quiet"]
 
 
 def score(model_path, data, groups):
@@ -71,7 +80,8 @@ def run(name, data, work):
     subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
                    cwd=REPO, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run_dir = REPO / work / name / "runs" / "total" / "seed0"
+    loss = [argv[i + 1] for i, a in enumerate(argv) if a == "--loss"][-1]     # a recipe's own --loss comes last and wins
+    run_dir = REPO / work / name / "runs" / loss / "seed0"
     result = json.loads((run_dir / "run.json").read_text())
     timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
     record = {"written_by": "python benchmarks/recipe.py", "name": name, "change": RECIPES[name][0], "command": shown,
@@ -91,7 +101,7 @@ def table():
     cats = ["flat", "construction", "object", "nature", "sky", "human", "vehicle"]
     f = lambda x: f"{x:.3f}"
     lines = ["<!-- Written by `python benchmarks/recipe.py` from the JSON files beside it: do not edit. -->",
-             "# The recipe ablation (CamVid, unet_mini, loss total, seed 0)", "",
+             "# The recipe ablation (CamVid, unet_mini, seed 0; loss total unless the recipe names another)", "",
              "Every recipe trains on CamVid train without sequence 0006R0 (266 frames) and is scored at the full "
              "360x480 under the official rule on `val` (101 frames of 0016E5, a street that also makes up 204 training "
              "frames) and on **unseen** (the 101 frames of 0006R0: a street never trained on and used for no decision). "

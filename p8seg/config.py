@@ -163,6 +163,8 @@ class TrainConfig:
     loss: str = setting("total", "the training loss", choices=LOSS_NAMES)
     loss_params: dict = setting(help="hyper-parameters of the loss (its defaults if empty)", default_factory=dict, cli=False)
     class_weights: bool = setting(False, "weight the loss's classes by inverse frequency (ENet weights)")
+    ignore_void: bool = setting(False, "leave void pixels of the truth (unlabelled; the borders augmentation uncovers) "
+                                "out of the loss, as the official rule leaves them out of the score")
     seed: int = setting(0, "seed of the initial weights, the data order and the augmentation", type=int)
     score_every: int = setting(0, "also score the watched split every N epochs, for the learning curves (0: only when "
                                "needed: every epoch with epoch_rule=holdout, else the last)", type=int, metavar="N")

@@ -7,10 +7,11 @@ from __future__ import annotations
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
 import tensorflow as tf
+from .labels import VOID
 
 # %% auto #0
-__all__ = ['SMOOTH', 'EPSILON', 'LOSSES', 'CUSTOM_OBJECTS', 'one_hot_truth', 'region_stats', 'dice_score', 'iou_score',
-           'tversky_index', 'class_mean', 'dice_loss', 'iou_loss', 'tversky_loss', 'focal_tversky_loss',
+__all__ = ['SMOOTH', 'EPSILON', 'LOSSES', 'CUSTOM_OBJECTS', 'one_hot_truth', 'valid_pixels', 'region_stats', 'dice_score',
+           'iou_score', 'tversky_index', 'class_mean', 'dice_loss', 'iou_loss', 'tversky_loss', 'focal_tversky_loss',
            'categorical_crossentropy', 'total_loss', 'SegmentationLoss', 'DiceLoss', 'IoULoss', 'TverskyLoss',
            'FocalTverskyLoss', 'TotalLoss', 'get_loss', 'loss_params']
 
@@ -27,12 +28,21 @@ def one_hot_truth(y_true, # integer categories (B, H, W) or one-hot (B, H, W, C)
     n_classes = y_pred.shape[-1] if y_pred.shape[-1] is not None else tf.shape(y_pred)[-1]
     return tf.one_hot(tf.cast(y_true, tf.int32), n_classes, dtype=tf.float32)
 
+def valid_pixels(y_true, # float32 one-hot truth (B, H, W, C)
+                ): # float32 (B, H, W, 1): 1 where the truth is not void, 0 on void pixels
+    "The pixels that count when void is ignored: every pixel whose true category is not `VOID`."
+    return 1.0 - y_true[..., VOID:VOID + 1]
+
 def region_stats(y_true, # ground truth: integer categories (B, H, W) or one-hot (B, H, W, C)
                  y_pred, # predicted probabilities (B, H, W, C)
+                 ignore_void: bool = False, # True: void pixels of the truth count for no class
                 ): # (tp, fp, fn), each a float32 vector of length C
     "Soft true positives, false positives and false negatives per class, summed over batch, height and width."
     y_true = one_hot_truth(y_true, y_pred)
     y_pred = tf.cast(y_pred, tf.float32)
+    if ignore_void:
+        valid = valid_pixels(y_true)
+        y_true, y_pred = y_true * valid, y_pred * valid
     axes = tf.range(tf.rank(y_pred) - 1)
     tp = tf.reduce_sum(y_true * y_pred, axis=axes)
     fp = tf.reduce_sum((1.0 - y_true) * y_pred, axis=axes)
@@ -66,8 +76,12 @@ def _check_class_weights(class_weights):
 
 def class_mean(scores, # per-class scores, shape (C,)
                class_weights=None, # optional per-class weights, length C
+               ignore_void: bool = False, # True: void's score is left out (weight 0)
               ): # scalar float32
     "Mean of per-class scores over classes, weighted and normalised if `class_weights` is given."
+    if ignore_void:
+        class_weights = list(_check_class_weights(class_weights) or [1.0] * scores.shape[-1])
+        class_weights[VOID] = 0.0
     if class_weights is None: return tf.reduce_mean(scores)
     w = tf.constant(_check_class_weights(class_weights), dtype=scores.dtype)
     if w.shape[0] != scores.shape[-1] and scores.shape[-1] is not None:
@@ -75,40 +89,45 @@ def class_mean(scores, # per-class scores, shape (C,)
     return tf.reduce_sum(w * scores) / tf.reduce_sum(w)
 
 # %% ../nbs/06_losses.ipynb #1933b828
-def dice_loss(y_true, y_pred, class_weights=None, smooth: float = SMOOTH):
+def dice_loss(y_true, y_pred, class_weights=None, smooth: float = SMOOTH,
+              ignore_void: bool = False): # True: void pixels and the void class count for nothing
     "1 - mean over classes of the soft Dice score (whole batch)."
-    return 1.0 - class_mean(dice_score(*region_stats(y_true, y_pred), smooth=smooth), class_weights)
+    return 1.0 - class_mean(dice_score(*region_stats(y_true, y_pred, ignore_void), smooth=smooth), class_weights, ignore_void)
 
-def iou_loss(y_true, y_pred, class_weights=None, smooth: float = SMOOTH):
+def iou_loss(y_true, y_pred, class_weights=None, smooth: float = SMOOTH, ignore_void: bool = False):
     "1 - mean over classes of the soft IoU (Jaccard) score (whole batch)."
-    return 1.0 - class_mean(iou_score(*region_stats(y_true, y_pred), smooth=smooth), class_weights)
+    return 1.0 - class_mean(iou_score(*region_stats(y_true, y_pred, ignore_void), smooth=smooth), class_weights, ignore_void)
 
 def tversky_loss(y_true, y_pred,
                  alpha: float = 0.3, # weight of the false positives
                  beta: float = 0.7, # weight of the false negatives
-                 class_weights=None, smooth: float = SMOOTH):
+                 class_weights=None, smooth: float = SMOOTH, ignore_void: bool = False):
     "1 - mean over classes of the soft Tversky index (whole batch)."
-    tp, fp, fn = region_stats(y_true, y_pred)
-    return 1.0 - class_mean(tversky_index(tp, fp, fn, alpha, beta, smooth), class_weights)
+    tp, fp, fn = region_stats(y_true, y_pred, ignore_void)
+    return 1.0 - class_mean(tversky_index(tp, fp, fn, alpha, beta, smooth), class_weights, ignore_void)
 
 def focal_tversky_loss(y_true, y_pred, alpha: float = 0.3, beta: float = 0.7,
                        gamma: float = 1.5, # exponent applied to the Tversky loss (the paper writes 1/gamma)
-                       class_weights=None, smooth: float = SMOOTH):
+                       class_weights=None, smooth: float = SMOOTH, ignore_void: bool = False):
     "Tversky loss raised to the power `gamma`."
-    base = tversky_loss(y_true, y_pred, alpha, beta, class_weights, smooth)
+    base = tversky_loss(y_true, y_pred, alpha, beta, class_weights, smooth, ignore_void)
     return tf.pow(tf.maximum(base, EPSILON), gamma)
 
-def categorical_crossentropy(y_true, y_pred, epsilon: float = EPSILON):
-    "Categorical cross-entropy of softmax probabilities, averaged over all pixels."
+def categorical_crossentropy(y_true, y_pred, epsilon: float = EPSILON, ignore_void: bool = False):
+    "Categorical cross-entropy of softmax probabilities, averaged over all pixels (over the non-void ones if `ignore_void`)."
     y_true = one_hot_truth(y_true, y_pred)
     y_pred = tf.clip_by_value(tf.cast(y_pred, tf.float32), epsilon, 1.0 - epsilon)
-    return tf.reduce_mean(-tf.reduce_sum(y_true * tf.math.log(y_pred), axis=-1))
+    per_pixel = -tf.reduce_sum(y_true * tf.math.log(y_pred), axis=-1)
+    if not ignore_void: return tf.reduce_mean(per_pixel)
+    valid = valid_pixels(y_true)[..., 0]
+    return tf.reduce_sum(per_pixel * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
 
 def total_loss(y_true, y_pred,
                dice_weight: float = 3.0, # weight of the Dice term
-               class_weights=None, smooth: float = SMOOTH):
+               class_weights=None, smooth: float = SMOOTH, ignore_void: bool = False):
     "Categorical cross-entropy (mean over pixels) + `dice_weight` * Dice loss."
-    return categorical_crossentropy(y_true, y_pred) + dice_weight * dice_loss(y_true, y_pred, class_weights, smooth)
+    return (categorical_crossentropy(y_true, y_pred, ignore_void=ignore_void)
+            + dice_weight * dice_loss(y_true, y_pred, class_weights, smooth, ignore_void))
 
 # %% ../nbs/06_losses.ipynb #b8236c5c
 _REGISTER = tf.keras.utils.register_keras_serializable(package="p8seg")
@@ -120,13 +139,16 @@ class SegmentationLoss(tf.keras.losses.Loss):
     fn = None                 # the pure loss function
 
     def __init__(self, class_weights=None, # optional per-class weights (length C)
-                 reduction=tf.keras.losses.Reduction.AUTO, name=None, **hyperparams):
+                 reduction=tf.keras.losses.Reduction.AUTO, name=None,
+                 ignore_void: bool = False, # True: void pixels of the truth and the void class count for nothing
+                 **hyperparams):
         unknown = set(hyperparams) - set(self.defaults)
         if unknown:
             raise TypeError(f"{type(self).__name__} ({self.loss_name!r}) got unexpected parameter(s) {sorted(unknown)}; "
-                            f"valid: {sorted([*self.defaults, 'class_weights'])}")
+                            f"valid: {sorted([*self.defaults, 'class_weights', 'ignore_void'])}")
         super().__init__(reduction=reduction, name=name or f"{self.loss_name}_loss")
         self.class_weights = _check_class_weights(class_weights)
+        self.ignore_void = bool(ignore_void)
         self.hyperparams = {k: float(hyperparams.get(k, v)) for k, v in self.defaults.items()}
         self._validate()
 
@@ -135,15 +157,18 @@ class SegmentationLoss(tf.keras.losses.Loss):
         if self.hyperparams.get("smooth", 1.0) < 0: raise ValueError(f"smooth must be >= 0, got {self.hyperparams['smooth']}")
 
     def call(self, y_true, y_pred):
-        return type(self).fn(y_true, y_pred, class_weights=self.class_weights, **self.hyperparams)
+        return type(self).fn(y_true, y_pred, class_weights=self.class_weights, ignore_void=self.ignore_void,
+                             **self.hyperparams)
 
     def get_config(self):
-        return {**super().get_config(), "class_weights": self.class_weights, **self.hyperparams}
+        return {**super().get_config(), "class_weights": self.class_weights, "ignore_void": self.ignore_void,
+                **self.hyperparams}
 
     def params(self) -> dict:
         "Hyper-parameters for logging, e.g. {'loss': 'tversky', 'alpha': 0.3, 'beta': 0.7, 'smooth': 1e-05}."
         out = {"loss": self.loss_name, **self.hyperparams}
         if self.class_weights is not None: out["class_weights"] = self.class_weights
+        if self.ignore_void: out["ignore_void"] = True
         return out
 
     def __repr__(self):

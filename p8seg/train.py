@@ -217,10 +217,12 @@ class NaNGuard(tf.keras.callbacks.TerminateOnNaN):
 
 # %% ../nbs/11_train.ipynb #c0c0f3b4
 _NOT_RESULT_FIELDS = ("verbose", "tracking_uri", "experiment", "out")
+_LATER_FIELDS = {"ignore_void": False}   # fields added after results were committed: left out at this value
 
 def result_key(config: TrainConfig) -> dict:
-    "The part of a config that determines a run's numbers (JSON-normalised)."
-    return json.loads(json.dumps({k: v for k, v in config.to_dict().items() if k not in _NOT_RESULT_FIELDS}))
+    "The part of a config that determines a run's numbers (JSON-normalised); a later field at its old behaviour is left out."
+    return json.loads(json.dumps({k: v for k, v in config.to_dict().items() if k not in _NOT_RESULT_FIELDS
+                                  and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}))
 
 def _history_csv(path: Path, history: dict):
     keys = list(history)
@@ -297,6 +299,7 @@ def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_m
         if initial_weights is not None: model.load_weights(str(initial_weights))
         weights = {}
         if config.class_weights: weights["class_weights"] = [float(w) for w in np.ravel(compute_class_weights(train_masks))]
+        if config.ignore_void: weights["ignore_void"] = True
         model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate(config, steps)),
                       loss=get_loss(config.loss, **config.loss_params, **weights),
                       metrics=[ArgmaxMeanIoU(n_classes=N_CATEGORIES, name="miou")])

@@ -1,4 +1,4 @@
-"`benchmarks/frontier.py` without training: the table, CSV and figure from hand-made JSON files, the reuse of camvid_best."
+"`benchmarks/frontier.py` without training: the table, CSV and figure from hand-made JSON files, the reuse of the recipe ablation's baseline run."
 import csv, json, subprocess, sys
 
 from conftest import REPO, subprocess_env
@@ -51,10 +51,20 @@ def test_table_from_json(tmp_path):
     assert (tmp_path / "frontier.png").stat().st_size > 10_000
 
 
-def test_reuses_only_the_same_recipe():
-    "results/camvid_best was trained by the recipe with unet_mini for 12 epochs: reused at 12, not at 1."
+def test_reuses_only_the_same_recipe(tmp_path, monkeypatch):
+    "The recipe ablation's baseline run (unet_mini, the recipe, 12 epochs) is reused at 12, not at 1, nor when absent."
+    run = tmp_path / "run"; run.mkdir()
+    config = {"loss": "total", "unseen": ["0006R0"], "img_size": [96, 128], "batch_size": 8, "learning_rate": 0.001,
+              "seed": 0, "epochs": 12, "arch": "unet_mini", "augment": False, "lr_schedule": "constant", "class_weights": False}
+    (run / "run.json").write_text(json.dumps({"config": config})); (run / "model.keras").write_bytes(b"")
+    (tmp_path / "baseline.json").write_text(json.dumps({"command": "p8seg train ..."}))
+    monkeypatch.setattr(frontier, "BEST", run); monkeypatch.setattr(frontier, "BEST_RECORD", tmp_path / "baseline.json")
     assert frontier.reusable_best(12)["arch"] == "unet_mini"
     assert frontier.reusable_best(1) is None
+    (run / "run.json").write_text(json.dumps({"config": {**config, "arch": "unet_mini_nobn"}}))
+    assert frontier.reusable_best(12) is None
+    monkeypatch.setattr(frontier, "BEST", tmp_path / "absent")
+    assert frontier.reusable_best(12) is None
     assert frontier.command("linknet_mobilenetv2", "../shared/data/camvid", "frontier_runs", 12) == [
         "p8seg", "train", "--data", "../shared/data/camvid", "--loss", "total", "--unseen", "0006R0", "--img-size",
         "96x128", "--batch-size", "8", "--lr", "0.001", "--seed", "0", "--epochs", "12", "--arch", "linknet",
