@@ -40,8 +40,12 @@ RECIPES = {
                              ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25"]),
     "cosine60_128x160": ("the same budget without augmentation: 128x160, 60 epochs, cosine decay",
                          ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine"]),
-    "aug_cosine60_192x256": ("aug_cosine60_128x160 at 192x256",
-                             ["--img-size", "192x256", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25"]),
+    "aug_cosine60_128x160_iv": ("aug_cosine60_128x160 with void left out of the loss (--ignore-void)",
+                                ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25",
+                                 "--ignore-void"]),
+    "aug_cosine60_128x160_iv_ft": ("aug_cosine60_128x160_iv with the loss the three-seed comparison chose (focal_tversky)",
+                                   ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25",
+                                    "--ignore-void", "--loss", "focal_tversky"]),
 }
 
 

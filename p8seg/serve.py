@@ -117,11 +117,14 @@ def _read_json(path) -> dict:
     except (OSError, ValueError): return {}
 
 def recorded_miou(folder,   # the model's folder
-                  run:dict  # its `run.json` (empty: none)
+                  run:dict, # its `run.json` (empty: none)
+                  scores_key:str="keras_val", # the entry of a `scores.json` beside it (`int8_val` for its int8 file)
                  ) -> float|None:
-    "The val mIoU the model's run recorded: `run.json`'s, `result.json`'s (`p8seg compare`), or `history.csv`'s at the reported epoch."
+    """The val mIoU recorded for the model: `scores.json`'s full-resolution figure (`benchmarks/camvid_best.py`),
+    `run.json`'s, `result.json`'s (`p8seg compare`), or `history.csv`'s at the reported epoch."""
     if not run: return None
-    for value in (run.get("miou"), (_read_json(Path(folder) / "result.json").get("row") or {}).get("miou")):
+    scored = (_read_json(Path(folder) / "scores.json").get(scores_key) or {}).get("miou")
+    for value in (scored, run.get("miou"), (_read_json(Path(folder) / "result.json").get("row") or {}).get("miou")):
         if value is not None: return float(value)
     try:
         with open(Path(folder) / "history.csv", newline="") as f: rows = list(csv.DictReader(f))
@@ -140,7 +143,11 @@ def model_info(model,           # the loaded model
             "format": "tflite" if isinstance(model, TFLiteModel) else "keras",
             "input_size": list(model_input_size(model)), "precision": model_precision(model),
             "trained_on": trained_on(path) if path is not None else "training data unknown: model given in memory",
-            "source": run.get("source"), "val_miou": recorded_miou(folder, run), "categories": N_CATEGORIES}
+            "source": run.get("source"), "val_miou": recorded_miou(folder, run, _scores_key(model)), "categories": N_CATEGORIES}
+
+def _scores_key(model) -> str:
+    "The `scores.json` entry of a model's file: `int8_val` for an int8 TFLite file, else `keras_val`."
+    return "int8_val" if isinstance(model, TFLiteModel) and model_precision(model) == "int8" else "keras_val"
 
 # %% ../nbs/18_serve.ipynb #224e80fe
 def split_index(data,            # data root of any source (`p8seg.sources`), or None
