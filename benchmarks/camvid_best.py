@@ -48,7 +48,8 @@ the ablation (chosen by the rule of `results/recipe/README.md`), trained on the 
 that is: the original `unet_mini` (BatchNorm statistics re-estimated on un-augmented training frames) from scratch,
 loss `{c['loss']}`, {c['img_size'][0]}x{c['img_size'][1]}, {c['epochs']} epochs, batch {c['batch_size']}, Adam
 {c['learning_rate']:g} with a {c['lr_schedule']} schedule, augmentation {'on' if c['augment'] else 'off'} (random scale
-{c['random_scale']:g}), class weights {'on' if c['class_weights'] else 'off'}, seed {c['seed']}. Training took
+{c['random_scale']:g}), class weights {'on' if c['class_weights'] else 'off'}, void pixels
+{'left out of the loss (`--ignore-void`)' if c.get('ignore_void') else 'a class of the loss'}, seed {c['seed']}. Training took
 **{s['train_wall_min']:.1f} min** of wall time ({s['train_cpu_min']:.1f} CPU-min) on this 2-core machine.
 
 Scored at CamVid's full 360x480 under the official rule (Unlabelled left out), 95% bootstrap intervals over images:
