@@ -99,6 +99,20 @@ def run(name, data, work):
           f"{record['wall_min']:.1f} min", flush=True)
 
 
+def seed_noise() -> list:
+    "How far the seed alone moves one recipe's figures: the spread over seeds in the three-seed comparison (results/camvid)."
+    path = REPO / "results" / "camvid" / "runs.csv"
+    if not path.exists(): return []
+    import pandas as pd
+    runs = pd.read_csv(path); runs = runs[runs["status"] == "finished"]
+    spread = runs.groupby("loss")[["miou", "unseen_miou"]].agg(lambda x: x.max() - x.min())
+    return ["", f"**One seed per recipe.** In the three-seed comparison (`results/camvid/runs.csv`: 5 losses x seeds "
+            f"{', '.join(map(str, sorted(runs['seed'].unique())))}, the baseline recipe), the seed alone moves one loss's "
+            f"val mIoU by up to {spread['miou'].max():.3f} (median {spread['miou'].median():.3f}) and its unseen mIoU by up "
+            f"to {spread['unseen_miou'].max():.3f} (median {spread['unseen_miou'].median():.3f}): differences between rows "
+            "below those are not shown to be more than the seed."]
+
+
 def table():
     "results/recipe/README.md from the JSON files present."
     records = [json.loads((OUT / f"{n}.json").read_text()) for n in RECIPES if (OUT / f"{n}.json").exists()]
@@ -120,6 +134,7 @@ def table():
         lines += ["", f"## IoU per category on {split}", "", "| recipe | " + " | ".join(cats) + " |", "|---" * (len(cats) + 1) + "|"]
         lines += [f"| {r['name']} | " + " | ".join(f(r[split]["iou"][c]) for c in cats) + " |" for r in records]
     lines += ["", "## The commands", ""] + [f"- {r['name']}: `{r['command']}`" for r in records]
+    lines += seed_noise()
     if records:
         floor = VAL_FLOOR
         kept = [r for r in records if r["val"]["miou"] >= floor]
