@@ -52,7 +52,8 @@ RECIPES = {
 def command(name, data, work, unseen=True) -> list:
     """The `p8seg train` argv of a recipe (data and work folder as given: no machine path is recorded); `unseen=False`:
     the same recipe on the full training split (no group held out), in `<work>/final_<name>`."""
-    base = BASE if unseen else [a for i in range(0, len(BASE), 2) if BASE[i] != "--unseen" for a in BASE[i:i + 2]]
+    own = {a for a in RECIPES[name][1] if a.startswith("--")} | (set() if unseen else {"--unseen"})  # a recipe's own options replace BASE's
+    base = [a for i in range(0, len(BASE), 2) if BASE[i] not in own for a in BASE[i:i + 2]]
     out = f"{work}/{name}" if unseen else f"{work}/final_{name}"
     return ["p8seg", "train", "--data", str(data), *base, *RECIPES[name][1], "--out", out, "--quiet"]
 
@@ -84,7 +85,7 @@ def run(name, data, work):
     subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
                    cwd=REPO, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    loss = [argv[i + 1] for i, a in enumerate(argv) if a == "--loss"][-1]     # a recipe's own --loss comes last and wins
+    loss = argv[argv.index("--loss") + 1]
     run_dir = REPO / work / name / "runs" / loss / "seed0"
     result = json.loads((run_dir / "run.json").read_text())
     timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
