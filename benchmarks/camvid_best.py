@@ -15,14 +15,14 @@ The committed model has trained on every street of the training split, so no str
 figure on a street it never saw is the recipe's, measured by `benchmarks/recipe.py` with 0006R0 held out (the same
 command with `--unseen 0006R0`), and the README says so.
 """
-import argparse, json, os, resource, shlex, subprocess, sys, time
+import argparse, json, os, shlex, sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "results" / "camvid_best"
 CATEGORIES = ["flat", "construction", "object", "nature", "sky", "human", "vehicle"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe import command as recipe_command  # noqa: E402  (the one definition of a recipe's command)
+from recipe import command as recipe_command, run_p8seg, score_split as score  # noqa: E402  (one definition of each)
 
 
 def written_by(recipe): return f"python benchmarks/camvid_best.py --recipe {recipe}"
@@ -87,16 +87,6 @@ Creative Commons BY-NC 4.0: the model inherits it (attribution, non-commercial u
 """
 
 
-def score(model, data, split="val", groups=None):
-    "mIoU, 95% bootstrap interval and IoU per category at full resolution."
-    from p8seg.evaluate import evaluate
-    from p8seg.stats import paired_bootstrap
-    ev = evaluate(model, data, split, groups=groups)
-    low, high = paired_bootstrap({"m": ev.per_image_confusion}).iloc[0][["ci_low", "ci_high"]]
-    return {"miou": ev.miou, "ci": [float(low), float(high)], "images": len(ev.per_image),
-            "iou": dict(zip(CATEGORIES, map(float, ev.scores["iou"][1:])))}
-
-
 def check(data, tol=1e-3) -> int:
     "Re-score the committed model.keras and model_int8.tflite on val; 1 if a figure differs from scores.json."
     from p8seg.inference import load_model, TFLiteModel
@@ -111,19 +101,14 @@ def check(data, tol=1e-3) -> int:
 
 
 def train(argv, run_dir):
-    "Run the training command unless its finished run is there from the same command; (wall min, CPU min, trained?)."
+    "Run the training command unless its finished run is there from the same command; its minutes, or None if not run."
     shown = " ".join(shlex.quote(a) for a in argv)
     stamp = run_dir / "camvid_best_command.txt"
     if (run_dir / "run.json").exists() and (run_dir / "model.keras").exists() and stamp.exists() and stamp.read_text() == shown:
         print(f"{shown}: finished, not retrained", flush=True); return None
     print(shown, flush=True)
-    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
-                   cwd=REPO, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    times = {f"train_{k}": v for k, v in run_p8seg(argv).items()}
     stamp.write_text(shown)
-    times = {"train_wall_min": (time.perf_counter() - start) / 60,
-             "train_cpu_min": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60}
     (run_dir / "camvid_best_time.json").write_text(json.dumps(times) + "\n")
     return times
 

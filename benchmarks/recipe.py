@@ -58,19 +58,32 @@ def command(name, data, work, unseen=True) -> list:
     return ["p8seg", "train", "--data", str(data), *base, *RECIPES[name][1], "--out", out, "--quiet"]
 
 
-def score(model_path, data, groups):
-    "val and unseen scores at full resolution with bootstrap intervals."
-    from p8seg.inference import load_model
+def score_split(model, data, split="val", groups=None) -> dict:
+    "mIoU, 95% bootstrap interval over images and IoU per category of one split at full resolution."
     from p8seg.evaluate import evaluate
     from p8seg.stats import paired_bootstrap
     from p8seg.labels import CATEGORY_NAMES
-    model, out = load_model(model_path), {}
-    for split, (name, g) in {"val": ("val", None), "unseen": ("train", groups)}.items():
-        ev = evaluate(model, data, name, groups=g)
-        stats = paired_bootstrap({"model": ev.per_image_confusion}).iloc[0]
-        out[split] = {"miou": ev.miou, "ci": [stats["ci_low"], stats["ci_high"]], "images": len(ev.per_image),
-                      "iou": {c: float(v) for c, v in zip(CATEGORY_NAMES[1:], ev.scores["iou"][1:])}}
-    return out
+    ev = evaluate(model, data, split, groups=groups)
+    low, high = paired_bootstrap({"model": ev.per_image_confusion}).iloc[0][["ci_low", "ci_high"]]
+    return {"miou": ev.miou, "ci": [float(low), float(high)], "images": len(ev.per_image),
+            "iou": {c: float(v) for c, v in zip(CATEGORY_NAMES[1:], ev.scores["iou"][1:])}}
+
+
+def score(model_path, data, groups):
+    "val and unseen scores at full resolution with bootstrap intervals."
+    from p8seg.inference import load_model
+    model = load_model(model_path)
+    return {"val": score_split(model, data), "unseen": score_split(model, data, "train", groups)}
+
+
+def run_p8seg(argv) -> dict:
+    "Run a `p8seg ...` argv as a child process from the repository root; its wall and CPU minutes."
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
+                   cwd=REPO, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall_min": (time.perf_counter() - start) / 60,
+            "cpu_min": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60}
 
 
 def run(name, data, work):
@@ -81,17 +94,11 @@ def run(name, data, work):
     if path.exists() and json.loads(path.read_text()).get("command") == shown:
         print(f"recipe {name}: done, skipped ({path.relative_to(REPO)})", flush=True); return
     print(f"recipe {name}: {shown}", flush=True)
-    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
-                   cwd=REPO, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    loss = argv[argv.index("--loss") + 1]
-    run_dir = REPO / work / name / "runs" / loss / "seed0"
+    minutes = run_p8seg(argv)
+    run_dir = REPO / work / name / "runs" / argv[argv.index("--loss") + 1] / "seed0"
     result = json.loads((run_dir / "run.json").read_text())
-    timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
     record = {"written_by": "python benchmarks/recipe.py", "name": name, "change": RECIPES[name][0], "command": shown,
-              "config": result["config"], "wall_min": (time.perf_counter() - start) / 60,
-              "cpu_min": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60,
+              "config": result["config"], **minutes,
               **score(run_dir / "model.keras", REPO / data if not Path(data).is_absolute() else data,
                       tuple(result["config"]["unseen"]))}
     OUT.mkdir(parents=True, exist_ok=True)

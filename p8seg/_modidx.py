@@ -273,7 +273,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'p8seg.serve.BodyLimit._refusal': ('serve.html#bodylimit._refusal', 'p8seg/serve.py'),
                              'p8seg.serve.UploadError': ('serve.html#uploaderror', 'p8seg/serve.py'),
                              'p8seg.serve._read_json': ('serve.html#_read_json', 'p8seg/serve.py'),
-                             'p8seg.serve._scores_key': ('serve.html#_scores_key', 'p8seg/serve.py'),
                              'p8seg.serve.category_list': ('serve.html#category_list', 'p8seg/serve.py'),
                              'p8seg.serve.create_app': ('serve.html#create_app', 'p8seg/serve.py'),
                              'p8seg.serve.data_url': ('serve.html#data_url', 'p8seg/serve.py'),

@@ -139,15 +139,13 @@ def model_info(model,           # the loaded model
     folder = Path(path).parent if path is not None else None
     run = _read_json(folder / "run.json") if folder is not None else {}
     arch = (run.get("config") or {}).get("arch") or ("tflite" if isinstance(model, TFLiteModel) else getattr(model, "name", "unknown"))
+    precision = model_precision(model)   # a scores.json beside it: `int8_val` for an int8 file, else `keras_val`
     return {"model": Path(path).name if path is not None else None, "architecture": arch,
             "format": "tflite" if isinstance(model, TFLiteModel) else "keras",
-            "input_size": list(model_input_size(model)), "precision": model_precision(model),
+            "input_size": list(model_input_size(model)), "precision": precision,
             "trained_on": trained_on(path) if path is not None else "training data unknown: model given in memory",
-            "source": run.get("source"), "val_miou": recorded_miou(folder, run, _scores_key(model)), "categories": N_CATEGORIES}
-
-def _scores_key(model) -> str:
-    "The `scores.json` entry of a model's file: `int8_val` for an int8 TFLite file, else `keras_val`."
-    return "int8_val" if isinstance(model, TFLiteModel) and model_precision(model) == "int8" else "keras_val"
+            "source": run.get("source"), "val_miou": recorded_miou(folder, run, "int8_val" if precision == "int8" else "keras_val"),
+            "categories": N_CATEGORIES}
 
 # %% ../nbs/18_serve.ipynb #224e80fe
 def split_index(data,            # data root of any source (`p8seg.sources`), or None
