@@ -21,10 +21,12 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError: return True
     return True
 
+# %% ../nbs/01a_files.ipynb #64c255ac
 def _lock_holder(path: Path) -> dict | None:
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return None
 
+# %% ../nbs/01a_files.ipynb #3377343a
 def _live_holder(path: Path, stale_after: float) -> dict | None:
     "The holder of lock file `path` if it is alive (this machine: its pid runs; another: touched within `stale_after` s)."
     holder = _lock_holder(path) or {}
@@ -34,10 +36,12 @@ def _live_holder(path: Path, stale_after: float) -> dict | None:
     alive = _pid_alive(int(holder.get("pid", -1))) if same_host else age < stale_after
     return holder if alive else None
 
+# %% ../nbs/01a_files.ipynb #21486152
 def _in_use(out: Path, holder: dict) -> str:
     return (f"{out.resolve()} is in use by process {holder.get('pid')} on {holder.get('host')} "
             f"(started {holder.get('started')}): wait for it to finish, stop it, or use another --out")
 
+# %% ../nbs/01a_files.ipynb #fe46a270
 def folder_in_use(out, # an output folder (need not exist; nothing is created)
                   stale_after: float = 120.0, # as in `folder_lock`
                  ) -> str | None: # the one-line refusal `folder_lock` would raise, or None when the folder is free
@@ -47,6 +51,7 @@ def folder_in_use(out, # an output folder (need not exist; nothing is created)
     if holder is None or (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()): return None
     return _in_use(out, holder)
 
+# %% ../nbs/01a_files.ipynb #7f436046
 @contextlib.contextmanager
 def folder_lock(out, # the output folder to hold
                 stale_after: float = 120.0, # seconds without a touch after which another machine's lock is stale
@@ -89,6 +94,7 @@ def json_default(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
+# %% ../nbs/01a_files.ipynb #bd027497
 def write_json_atomic(path, # destination file
                       obj, # JSON-serialisable object (NaN allowed)
                      ) -> Path:
