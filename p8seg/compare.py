@@ -4,33 +4,60 @@
 
 # %% ../nbs/13_compare.ipynb #078b5db3
 from __future__ import annotations
-import json, math, os, tempfile
+import json, os
+from dataclasses import dataclass, field
 from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
 import tensorflow as tf
 import pandas as pd
-from .config import TrainConfig, P8segError, LOSS_NAMES, shown_path
+from .config import TrainConfig, P8segError, LOSS_NAMES
 from .synth import SYNTHETIC
 from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .data import load_split
 from .metrics import confusion_matrix, scores_from_confusion, predict_categories
 from .models import build_model
-from .distribute import get_strategy, is_chief
+from .distribute import get_strategy, worker_role, WorkerRole
 from .sources import detect_source
 from .tracking import setup_mlflow, end_stale_runs, comparison_id, tracking_uri_of, log_model, register_model, CHAMPION
-from .files import folder_lock, write_json_atomic
+from .files import write_json_atomic
 from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
 from .plots import plot_miou, plot_learning_curves, plot_category_iou, plot_samples
-from .stats import paired_bootstrap, conclusion, display_table, verdict_summary, category_winners, STATS_COLUMNS
+from .stats import paired_bootstrap, category_winners
+from .report import results_markdown, unseen_stats  # unseen_stats: also read from here by benchmarks/conclusion.py
 
 # %% auto #0
-__all__ = ['OUTPUT_FILES', 'compare_losses', 'initial_weights', 'initial_digest', 'chief_flags', 'check_same_start',
-           'result_path', 'load_result', 'save_result', 'sample_indices', 'majority_baseline', 'registered_name',
-           'champion_row', 'register_champion', 'loss_stacks', 'results_table', 'unseen_stats', 'markdown_table',
-           'compare_command', 'write_outputs']
+__all__ = ['OUTPUT_FILES', 'ComparePlan', 'compare_losses', 'initial_digest', 'initial_weights', 'chief_flags',
+           'check_same_start', 'result_path', 'save_result', 'load_result', 'sample_indices', 'majority_baseline',
+           'registered_name', 'champion_row', 'register_champion', 'loss_stacks', 'results_table', 'write_outputs']
 
-# %% ../nbs/13_compare.ipynb #fe297733
+# %% ../nbs/13_compare.ipynb #cad106c9
+def _check_losses(losses) -> list:
+    losses = [l.strip() for l in ([losses] if isinstance(losses, str) else losses) if l.strip()]
+    unknown = [l for l in losses if l not in LOSS_NAMES]
+    if unknown: raise P8segError(f"unknown loss(es) {', '.join(unknown)}; valid: {', '.join(LOSS_NAMES)}")
+    if not losses: raise P8segError("no loss to compare")
+    if len(set(losses)) != len(losses): raise P8segError(f"a loss is listed twice: {', '.join(losses)}")
+    return losses
+
+# %% ../nbs/13_compare.ipynb #4d6f1f2e
+def _check_seeds(seeds, config) -> list:
+    seeds = [config.seed] if seeds is None else [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds): raise P8segError(f"seeds must be distinct integers, got {seeds}")
+    return seeds
+
+# %% ../nbs/13_compare.ipynb #66472991
+@dataclass
+class ComparePlan:
+    "What a comparison runs: `losses` x `seeds`, whether to retrain finished runs, per-loss overrides, sample and resample counts."
+    losses: list # loss names, in training order (`_check_losses`)
+    seeds: list # seeds (`_check_seeds`)
+    force: bool = False # retrain runs already finished
+    overrides: dict = field(default_factory=dict) # loss name -> TrainConfig fields changed for that loss only
+    n_samples: int = 4 # validation images in the sample grid
+    n_resamples: int = 1000 # bootstrap resamples
+
+# %% ../nbs/13_compare.ipynb #be8cea47
 def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed` are replaced by each run's)
                    losses=LOSS_NAMES, # loss names, in training order
                    seeds=None, # seeds; every loss is trained once per seed (default: `config.seed` only)
@@ -45,26 +72,17 @@ def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed`
     bad = set(overrides) - set(losses)
     if bad: raise P8segError(f"overrides for loss(es) not compared: {sorted(bad)}")
     check_data(config)                         # a missing data folder fails here, before MLflow or training
-    if not is_chief(strategy):                 # nothing written to the user's folders
-        with tempfile.TemporaryDirectory(prefix="p8seg-worker-") as tmp:
-            return _compare(config.replace(out=tmp), losses, seeds, force, overrides, n_samples, n_resamples, strategy)
-    with folder_lock(config.out):
-        return _compare(config, losses, seeds, force, overrides, n_samples, n_resamples, strategy)
+    plan = ComparePlan(losses, seeds, force, overrides, n_samples, n_resamples)
+    with worker_role(strategy, config.out) as role:   # a worker other than the chief writes into a temporary folder
+        return _compare(config if role.chief else config.replace(out=role.out), plan, role)
 
-def _check_losses(losses) -> list:
-    losses = [l.strip() for l in ([losses] if isinstance(losses, str) else losses) if l.strip()]
-    unknown = [l for l in losses if l not in LOSS_NAMES]
-    if unknown: raise P8segError(f"unknown loss(es) {', '.join(unknown)}; valid: {', '.join(LOSS_NAMES)}")
-    if not losses: raise P8segError("no loss to compare")
-    if len(set(losses)) != len(losses): raise P8segError(f"a loss is listed twice: {', '.join(losses)}")
-    return losses
+# %% ../nbs/13_compare.ipynb #a50a97dd
+def initial_digest(config: TrainConfig) -> str | None:
+    "The `weights_digest` of the initial weights of `config.seed` stored in `config.out` (None if there are none)."
+    try: return json.loads((Path(config.out) / "initial" / f"seed{config.seed}.json").read_text()).get("digest")
+    except (OSError, json.JSONDecodeError, AttributeError): return None
 
-def _check_seeds(seeds, config) -> list:
-    seeds = [config.seed] if seeds is None else [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds): raise P8segError(f"seeds must be distinct integers, got {seeds}")
-    return seeds
-
-# %% ../nbs/13_compare.ipynb #bbf5fecd
+# %% ../nbs/13_compare.ipynb #addb0b27
 def initial_weights(config: TrainConfig, # arch, backbone, encoder_weights, img_size and seed matter
                    ) -> Path: # `<out>/initial/seed<seed>.weights.h5`
     "Build the model once with the config's seed and save its weights (reused if built with the same settings)."
@@ -81,12 +99,7 @@ def initial_weights(config: TrainConfig, # arch, backbone, encoder_weights, img_
     write_json_atomic(meta_path, {"settings": meta, "digest": weights_digest(model)})
     return path
 
-def initial_digest(config: TrainConfig) -> str | None:
-    "The `weights_digest` of the initial weights of `config.seed` stored in `config.out` (None if there are none)."
-    try: return json.loads((Path(config.out) / "initial" / f"seed{config.seed}.json").read_text()).get("digest")
-    except (OSError, json.JSONDecodeError, AttributeError): return None
-
-# %% ../nbs/13_compare.ipynb #24afcfb1
+# %% ../nbs/13_compare.ipynb #7d9c1e07
 def _sum_over_workers(strategy, values) -> np.ndarray:
     "Element-wise sum of every worker's `values` under a multi-worker `strategy` (`values` itself otherwise)."
     values = np.asarray(values, np.float32)
@@ -95,13 +108,15 @@ def _sum_over_workers(strategy, values) -> np.ndarray:
     per_replica = strategy.run(tf.function(lambda: tf.constant(values / n_local)))
     return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None), np.float64)
 
-def chief_flags(strategy, # the comparison's strategy
+# %% ../nbs/13_compare.ipynb #6b49da2f
+def chief_flags(role: WorkerRole, # this process's role in the comparison (`p8seg.distribute.worker_role`)
                 flags, # booleans, as computed by this worker
                ) -> list: # the chief's booleans, on every worker
     "The chief's `flags` on every worker (e.g. which runs are already finished in the chief's folder)."
-    mine = [bool(f) and is_chief(strategy) for f in flags]
-    return [bool(round(v)) for v in _sum_over_workers(strategy, mine)]
+    mine = [bool(f) and role.chief for f in flags]
+    return [bool(round(v)) for v in _sum_over_workers(role.strategy, mine)]
 
+# %% ../nbs/13_compare.ipynb #52dcb5f9
 def check_same_start(strategy, # the comparison's strategy
                      digest: str, # this worker's `initial_digest`
                     ):
@@ -113,19 +128,12 @@ def check_same_start(strategy, # the comparison's strategy
         raise RuntimeError(f"the {n:.0f} workers built different initial weights (digest {digest} here): run the same "
                            "p8seg and TensorFlow versions with the same --seed, --arch and --img-size on every worker")
 
-# %% ../nbs/13_compare.ipynb #f4478a1e
+# %% ../nbs/13_compare.ipynb #37da6d62
 def result_path(config: TrainConfig) -> Path:
     "Where the result of `config`'s run (loss, seed) is stored."
     return run_dir_of(config) / "result.json"
 
-def load_result(config: TrainConfig, # the run's config
-                key: dict | None = None, # the settings the result must have been made with (default: `result_key(config)`)
-               ) -> dict | None:
-    "The stored result of `config`'s run if it exists and was made with the same settings, else None."
-    try: stored = json.loads(result_path(config).read_text())
-    except (OSError, json.JSONDecodeError): return None
-    return stored if stored.get("key") == (key or result_key(config)) else None
-
+# %% ../nbs/13_compare.ipynb #7c32c2c6
 def save_result(config: TrainConfig, result, key: dict) -> dict:
     "Store a finished (or failed) run's row, history and per-image matrices; return the stored record."
     run_dir = run_dir_of(config)
@@ -136,11 +144,21 @@ def save_result(config: TrainConfig, result, key: dict) -> dict:
     write_json_atomic(result_path(config), record)
     return record
 
-# %% ../nbs/13_compare.ipynb #9e8bd61f
+# %% ../nbs/13_compare.ipynb #3f7e12a8
+def load_result(config: TrainConfig, # the run's config
+                key: dict | None = None, # the settings the result must have been made with (default: `result_key(config)`)
+               ) -> dict | None:
+    "The stored result of `config`'s run if it exists and was made with the same settings, else None."
+    try: stored = json.loads(result_path(config).read_text())
+    except (OSError, json.JSONDecodeError): return None
+    return stored if stored.get("key") == (key or result_key(config)) else None
+
+# %% ../nbs/13_compare.ipynb #2be4a783
 def sample_indices(n_images: int, n: int = 4) -> np.ndarray:
     "`n` indices spread evenly over `n_images` images."
     return np.unique(np.linspace(0, n_images - 1, min(n, n_images)).round().astype(int))
 
+# %% ../nbs/13_compare.ipynb #c1ad66b7
 def majority_baseline(config: TrainConfig, root) -> dict:
     "Scores on `val` of predicting the most frequent training category everywhere."
     train_masks = load_split(root, "train", config.img_size)[1]
@@ -150,7 +168,7 @@ def majority_baseline(config: TrainConfig, root) -> dict:
     cm = confusion_matrix(val_masks, np.full_like(val_masks, majority), n_classes=N_CATEGORIES)
     return {"category": CATEGORY_NAMES[majority], **scores_from_confusion(cm)}
 
-# %% ../nbs/13_compare.ipynb #a93435e5
+# %% ../nbs/13_compare.ipynb #ea9627f3
 def registered_name(config: TrainConfig, # its `data` (None: the default data set)
                     root, # the data folder it resolved to
                    ) -> str: # e.g. "p8seg-camvid"
@@ -158,6 +176,7 @@ def registered_name(config: TrainConfig, # its `data` (None: the default data se
     if config.data == SYNTHETIC or (config.data is None and not os.environ.get("P8SEG_DATA")): return "p8seg-synthetic"
     return f"p8seg-{detect_source(root).name}"
 
+# %% ../nbs/13_compare.ipynb #08c837c6
 def champion_row(table: pd.DataFrame, # the results table, best loss first
                  records: dict, # seed -> stored record of the best loss's run
                 ) -> dict | None: # the row of the best loss's best seed (None: the best loss failed)
@@ -166,6 +185,7 @@ def champion_row(table: pd.DataFrame, # the results table, best loss first
     if table["status"].iloc[0] != "finished" or not rows: return None
     return max(rows, key=lambda r: r["miou"])
 
+# %% ../nbs/13_compare.ipynb #146bab03
 def register_champion(config: TrainConfig, # the comparison's settings (its store)
                       run_config: TrainConfig, # the champion run's settings (its folder)
                       row: dict, # its stored row (`champion_row`)
@@ -184,29 +204,56 @@ def register_champion(config: TrainConfig, # the comparison's settings (its stor
           f"{version.version}: models:/{name}@{CHAMPION}", flush=True)
     return version
 
+# %% ../nbs/13_compare.ipynb #98ab5477
+def _open_store(config: TrainConfig):
+    "Set up the comparison's MLflow store (an unreachable server fails here, before any training); end an interrupted attempt's runs."
+    setup_mlflow(config)                   # an unreachable tracking server fails here, before any training
+    stale = end_stale_runs(config)
+    if stale: print(f"p8seg: {len(stale)} MLflow run(s) of an interrupted comparison were still RUNNING: marked KILLED")
+
+# %% ../nbs/13_compare.ipynb #bf4f7d1a
+def _run_one(cfg: TrainConfig, # the run's settings (its loss and seed)
+             key: dict, # the settings its result is stored with
+             start: Path, # its seed's initial weights
+             sample_images, # the validation images of the sample grid (uint8)
+            ):
+    "Train one (loss, seed) run, save its sample predictions (`samples.npy`) and its result; print one line before and after."
+    result_path(cfg).unlink(missing_ok=True)
+    print(f"p8seg: training {cfg.loss} (seed {cfg.seed}, {cfg.epochs} epochs, {cfg.img_size[0]}x{cfg.img_size[1]})", flush=True)
+    result = train(cfg, initial_weights=start)
+    if result.status == "finished":
+        np.save(result.run_dir / "samples.npy", predict_categories(result.model, np.asarray(sample_images, np.float32) / 255))
+    row = save_result(cfg, result, key)["row"]
+    print(f"p8seg: {cfg.loss} (seed {cfg.seed}): {result.status}, val mIoU {row['miou']:.3f}, {row['train_time_s']:.0f} s", flush=True)
+
+# %% ../nbs/13_compare.ipynb #24709e89
+def _register_best(config, table, configs, keys, seeds, root):
+    "Register the champion (`champion_row` of the best loss's stored results) or say why there is none."
+    best = champion_row(table, {s: load_result(configs[(table["loss"].iloc[0], s)],
+                                               keys[(table["loss"].iloc[0], s)]) for s in seeds})
+    if best is None: print("p8seg: the best loss's runs failed: no model registered")
+    else: register_champion(config, configs[(best["loss"], best["seed"])], best, root)
+
 # %% ../nbs/13_compare.ipynb #4fdaf460
-def _compare(config, losses, seeds, force, overrides, n_samples, n_resamples, strategy):
+def _compare(config: TrainConfig, plan: ComparePlan, role: WorkerRole):
     "The body of `compare_losses`; on a non-chief worker (`out` a temporary folder) it only trains, in lock-step."
     import mlflow
-    chief, root = is_chief(strategy), check_data(config)
+    losses, seeds, root = plan.losses, plan.seeds, check_data(config)
     runs = [(l, s) for s in seeds for l in losses]
-    configs = {(l, s): config.replace(loss=l, seed=s, loss_params={}, **overrides.get(l, {})) for l, s in runs}
-    if chief:
-        setup_mlflow(config)                   # an unreachable tracking server fails here, before any training
-        stale = end_stale_runs(config)
-        if stale: print(f"p8seg: {len(stale)} MLflow run(s) of an interrupted comparison were still RUNNING: marked KILLED")
+    configs = {(l, s): config.replace(loss=l, seed=s, loss_params={}, **plan.overrides.get(l, {})) for l, s in runs}
+    if role.chief: _open_store(config)
     starts = {}
     for s in seeds:
         starts[s] = initial_weights(config.replace(seed=s))
-        check_same_start(strategy, initial_digest(config.replace(seed=s)))
+        check_same_start(role.strategy, initial_digest(config.replace(seed=s)))
     keys = {r: {**result_key(configs[r]), "initial_digest": initial_digest(configs[r])} for r in runs}
-    skip = dict(zip(runs, chief_flags(strategy, [not force and load_result(configs[r], keys[r]) is not None for r in runs])))
-    if not chief:
+    skip = dict(zip(runs, chief_flags(role, [not plan.force and load_result(configs[r], keys[r]) is not None for r in runs])))
+    if not role.chief:
         rows = [train(configs[r], initial_weights=starts[r[1]]).summary() for r in runs if not skip[r]]
         table = pd.DataFrame(rows or {"loss": [], "status": []}); table.attrs["chief"] = False
         return table
     val_images = load_split(root, "val", config.img_size)[0]
-    picks = sample_indices(len(val_images), n_samples)
+    picks = sample_indices(len(val_images), plan.n_samples)
     tags = {"p8seg.kind": "comparison", "p8seg.comparison": comparison_id(config), "p8seg.out": str(Path(config.out).resolve())}
     with mlflow.start_run(run_name=f"compare {len(losses)} losses x {len(seeds)} seed(s)", tags=tags):
         mlflow.log_params({**{k: v for k, v in config.to_dict().items() if k not in ("loss", "loss_params", "seed", "verbose")},
@@ -216,25 +263,16 @@ def _compare(config, losses, seeds, force, overrides, n_samples, n_resamples, st
             if skip[r]:
                 print(f"p8seg: {cfg.loss} (seed {cfg.seed}): already {load_result(cfg, keys[r])['row']['status']}, "
                       "skipped (use --force to retrain)"); continue
-            result_path(cfg).unlink(missing_ok=True)
-            print(f"p8seg: training {cfg.loss} (seed {cfg.seed}, {cfg.epochs} epochs, {cfg.img_size[0]}x{cfg.img_size[1]})", flush=True)
-            result = train(cfg, initial_weights=starts[cfg.seed])
-            if result.status == "finished":
-                np.save(result.run_dir / "samples.npy", predict_categories(result.model, np.asarray(val_images[picks], np.float32) / 255))
-            row = save_result(cfg, result, keys[r])["row"]
-            print(f"p8seg: {cfg.loss} (seed {cfg.seed}): {result.status}, val mIoU {row['miou']:.3f}, {row['train_time_s']:.0f} s", flush=True)
-        table, paths = write_outputs(config, losses, seeds, root, picks, n_resamples)
+            _run_one(cfg, keys[r], starts[cfg.seed], val_images[picks])
+        table, paths = write_outputs(config, losses, seeds, root, picks, plan.n_resamples)
         for p in paths.values(): mlflow.log_artifact(str(p))
         mlflow.log_metrics({f"{prefix}miou_{l}": r[f"{prefix}miou"] for prefix in ("", "unseen_") for l, r in
                             table.set_index("loss").iterrows() if f"{prefix}miou" in r and np.isfinite(r[f"{prefix}miou"])})
-        best = champion_row(table, {s: load_result(configs[(table["loss"].iloc[0], s)],
-                                                   keys[(table["loss"].iloc[0], s)]) for s in seeds})
-        if best is None: print("p8seg: the best loss's runs failed: no model registered")
-        else: register_champion(config, configs[(best["loss"], best["seed"])], best, root)
+        _register_best(config, table, configs, keys, seeds, root)
     table.attrs["chief"] = True
     return table
 
-# %% ../nbs/13_compare.ipynb #45e62431
+# %% ../nbs/13_compare.ipynb #d5fbff7f
 def loss_stacks(records: dict, # (loss, seed) -> stored record, in table order
                 matrices: dict, # (loss, seed) -> (N, 8, 8) per-image matrices of the finished runs
                ) -> dict: # loss -> (S, N, 8, 8) stack over its seeds, None when one of its runs has no matrices (failed)
@@ -242,6 +280,7 @@ def loss_stacks(records: dict, # (loss, seed) -> stored record, in table order
     keys = {l: [k for k in records if k[0] == l] for l in dict.fromkeys(k[0] for k in records)}
     return {l: np.stack([matrices[k] for k in ks]) if all(k in matrices for k in ks) else None for l, ks in keys.items()}
 
+# %% ../nbs/13_compare.ipynb #61152cbf
 def results_table(records: dict, # (loss, seed) -> stored record (`result.json`)
                   per_image: dict, # (loss, seed) -> (N, 8, 8) matrices of the finished runs on `val`
                   n_resamples: int = 1000, # bootstrap resamples
@@ -261,70 +300,12 @@ def results_table(records: dict, # (loss, seed) -> stored record (`result.json`)
     table.insert(1, "epoch_rule", rows["epoch_rule"].iloc[0])
     return table.rename_axis("loss").reset_index()
 
-def unseen_stats(table: pd.DataFrame) -> pd.DataFrame | None:
-    "The `unseen_*` columns of a results table as a bootstrap table of their own (best on unseen first), or None."
-    columns = [f"unseen_{c}" for c in STATS_COLUMNS]
-    if not set(columns) <= set(table.columns): return None
-    stats = table.set_index("loss")[columns].rename(columns=lambda c: c[len("unseen_"):])
-    return stats.sort_values("miou", ascending=False, na_position="last", kind="stable")
-
-
-# %% ../nbs/13_compare.ipynb #77d071b1
+# %% ../nbs/13_compare.ipynb #0adc20b6
 OUTPUT_FILES = {"results_csv": "results.csv", "runs_csv": "runs.csv", "results_md": "results.md",
                 "miou_plot": "miou_by_loss.png", "curves_plot": "learning_curves.png",
                 "category_plot": "category_iou.png", "samples_plot": "sample_predictions.png"}
-_FORMATS = {"epoch": "{:.0f}", "train_time_s": "{:.0f}", "bn_time_s": "{:.0f}"}
 
-def markdown_table(table: pd.DataFrame, columns: dict, digits: int = 3) -> str:
-    "A GitHub markdown table of `columns` (name -> header) of `table`."
-    def fmt(column, v):
-        if v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)): return "–"
-        if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, (bool, np.bool_)):
-            return _FORMATS.get(column, f"{{:.{digits}f}}").format(v)
-        return str(v)
-    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(c, row[c]) for c in columns) + " |" for _, row in table.iterrows()]
-    return "\n".join(lines)
-
-def _data_name(config) -> str:
-    if config.data in (None, SYNTHETIC): return "the synthetic set" + (" (default)" if config.data is None else "")
-    return f"`{shown_path(config.data)}`"
-
-def compare_command(config: TrainConfig, losses, seeds) -> str:
-    "The `p8seg compare` command line that makes this comparison (what `results.md` says wrote it)."
-    args = config.command_args(exclude=("loss", "seed"))
-    if list(losses) != list(LOSS_NAMES): args += ["--losses", ",".join(losses)]
-    return " ".join(["p8seg compare", *args, "--seeds", ",".join(map(str, seeds))])
-
-def _winners_section(winners: dict) -> str:
-    "The results.md section: which loss wins which category, on which split, and which losses the rule ties with it."
-    if not winners: return ""
-    text = "\n## Which loss wins which category\n\nThe highest IoU per category (mean over seeds); *tied* lists the losses whose interval of the difference to the winner contains 0.\n"
-    for split, w in winners.items():
-        shown = w.reset_index()[["category", "winner", "winner_iou", "tied_with_winner"]]
-        text += f"\n### {split}\n\n" + markdown_table(shown, {"category": "category", "winner": "winner", "winner_iou": "IoU",
-                                                                "tied_with_winner": "tied"}) + "\n"
-    return text
-
-def _conclusions(table) -> str:
-    "The generated verdict: on val alone, or on val and the unseen streets with where they disagree (`verdict_summary`)."
-    stats = unseen_stats(table)
-    if stats is None: return conclusion(table.set_index("loss"), split="val")
-    return verdict_summary({"val": table.set_index("loss"), "the unseen streets": stats}).replace("\n\n", " ")
-
-def _unseen_section(config, table) -> str:
-    "The results.md section on the unseen groups: the table, IoU per category and the generated conclusion."
-    stats = unseen_stats(table)
-    if stats is None: return ""
-    shown = display_table(stats).reset_index()
-    per_category = table.set_index("loss").loc[stats.index].reset_index()
-    return (f"\n## Unseen streets: the groups {', '.join(config.unseen)} of the train split\n\n"
-            f"Never trained on and used for no decision; scored like `val` ({int(stats['n_images'].max())} images).\n\n"
-            + markdown_table(shown, {c: c for c in ["loss", "mIoU (7)", "95% CI", "Δ best", "95% CI of Δ", "verdict"]})
-            + "\n\n### IoU per category on the unseen streets (mean over seeds)\n\n"
-            + markdown_table(per_category, {"loss": "loss", **{f"unseen_iou_{c}": c for c in CATEGORY_NAMES[1:]}})
-            + f"\n\n**Conclusion on the unseen streets (generated).** {conclusion(stats, split='the unseen streets', rule=False)}\n")
-
+# %% ../nbs/13_compare.ipynb #95d1c27d
 def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: int = 1000) -> tuple:
     "Results table, markdown and figures from the stored runs of `losses` x `seeds` -> (table, {name: path})."
     out, keys = Path(config.out), [(l, s) for l in losses for s in seeds]
@@ -341,28 +322,7 @@ def write_outputs(config: TrainConfig, losses, seeds, root, picks, n_resamples: 
     table.to_csv(paths["results_csv"], index=False)
     pd.DataFrame([r["row"] for r in records.values()]).to_csv(paths["runs_csv"], index=False)
     baseline = majority_baseline(config, root)
-    shown = display_table(table.set_index("loss")).reset_index()
-    for c in ("miou_8", "pixel_accuracy", "epoch", "train_time_s"): shown[c] = table[c].to_numpy()
-    n_img = int(table["n_images"].dropna().iloc[0]) if table["n_images"].notna().any() else 0
-    rule = {"last": "the model after the last epoch", "holdout": "the epoch with the best mIoU on held-out training images"}
-    paths["results_md"].write_text(
-        f"<!-- Written by `{compare_command(config, losses, seeds)}`: do not edit. -->\n"
-        f"# Loss comparison\n\n{config.arch}, {config.epochs} epochs, {config.img_size[0]}x{config.img_size[1]} images, "
-        f"batch {config.batch_size}, Adam {config.learning_rate:g}, augmentation {'on' if config.augment else 'off'}, "
-        f"class weights {'on' if config.class_weights else 'off'}; data {_data_name(config)}; seeds "
-        f"{', '.join(map(str, seeds))}. Reported model: {rule[config.epoch_rule]} (`epoch_rule={config.epoch_rule}`); "
-        f"`val` takes part in no decision. mIoU (7) is the headline: the official mean IoU over the 7 non-void "
-        f"categories, void ground-truth pixels left out, on the {n_img} validation images; mean ± std over seeds, 95% "
-        f"paired-bootstrap intervals over {table['interval'].dropna().iloc[0] if table['interval'].notna().any() else 'images'} ({n_resamples} resamples); Δ best is the difference to the best loss "
-        f"with its interval (tied: the interval contains 0). mIoU (8) is the plain mean over all 8 categories, void "
-        f"included.\n\n" + markdown_table(shown, {"loss": "loss", "mIoU (7)": "mIoU (7)", "95% CI": "95% CI",
-        "Δ best": "Δ best", "95% CI of Δ": "95% CI of Δ", "verdict": "verdict", "miou_8": "mIoU (8)",
-        "pixel_accuracy": "pixel acc.", "epoch": "epoch", "train_time_s": "time (s)"}) +
-        f"\n\nMajority-class baseline (always '{baseline['category']}'): mIoU (7) {baseline['miou']:.3f}, "
-        f"mIoU (8) {baseline['miou_8']:.3f}.\n\n## IoU per category (mean over seeds)\n\n" +
-        markdown_table(table, {"loss": "loss", **{f"iou_{c}": c for c in CATEGORY_NAMES[1:]}}) +
-        f"\n\n**Conclusion (generated from the numbers above).** {_conclusions(table)}\n"
-        + _unseen_section(config, table) + _winners_section(winners))
+    paths["results_md"].write_text(results_markdown(config, losses, seeds, table, baseline, winners, n_resamples))
     first = seeds[0]
     plot_miou(table, baseline["miou"], paths["miou_plot"])
     plot_learning_curves({l: records[(l, first)]["history"] for l in losses if (l, first) in records}, paths["curves_plot"])

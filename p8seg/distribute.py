@@ -4,16 +4,18 @@
 
 # %% ../nbs/09_distribute.ipynb #e241d65e
 from __future__ import annotations
-import contextlib, json, math, os, re, warnings
+import contextlib, json, math, os, re, tempfile, warnings
+from dataclasses import dataclass
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 from .config import STRATEGIES
+from .files import folder_lock
 import numpy as np
 import tensorflow as tf
 
 # %% auto #0
 __all__ = ['DEFAULT_COLLECTIVE_TIMEOUT', 'split_cpu', 'parse_tf_config', 'resolve_collective_timeout', 'get_strategy',
-           'replica_batch_size', 'strategy_params', 'is_chief', 'one_step_check', 'mixed_precision', 'WorkerLostError',
-           'lost_worker_error', 'raise_lost_worker']
+           'replica_batch_size', 'strategy_params', 'is_chief', 'WorkerRole', 'worker_role', 'one_step_check',
+           'mixed_precision', 'WorkerLostError', 'lost_worker_error', 'raise_lost_worker']
 
 # %% ../nbs/09_distribute.ipynb #c80042a4
 def split_cpu(n: int = 2, # number of logical CPU devices to create
@@ -59,7 +61,7 @@ def parse_tf_config(text: str | None = None, # TF_CONFIG JSON text; None reads t
                          f"with {len(cluster[task['type']])} address(es)")
     return cfg
 
-# %% ../nbs/09_distribute.ipynb #6d299d23
+# %% ../nbs/09_distribute.ipynb #b5ac7fda
 DEFAULT_COLLECTIVE_TIMEOUT = 300.0  # seconds
 _MULTIWORKER = {}  # TF_CONFIG text -> (strategy, collective timeout): collective ops can be configured only once per process
 
@@ -77,6 +79,7 @@ def resolve_collective_timeout(seconds: float | None = None, # seconds; None: `P
         raise ValueError(f"{source} must be a number of seconds >= 0 (0: no timeout), got {seconds!r}")
     return float(seconds)
 
+# %% ../nbs/09_distribute.ipynb #08db49b5
 def get_strategy(name: str | tf.distribute.Strategy | None = "default", # "default", "mirrored" or "multiworker" (or a strategy, returned as is)
                  collective_timeout: float | None = None, # multiworker: seconds a collective may wait for the other workers (see `resolve_collective_timeout`)
                 ) -> tf.distribute.Strategy:
@@ -144,7 +147,26 @@ def is_chief(strategy: tf.distribute.Strategy | None = None, # default: the curr
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and not has_chief and (task_id or 0) == 0
 
-# %% ../nbs/09_distribute.ipynb #35317eb3
+# %% ../nbs/09_distribute.ipynb #e9a48d6b
+@dataclass(frozen=True)
+class WorkerRole:
+    "This process's part in a run: its strategy, whether it is the chief, and the folder it writes."
+    strategy: object # the run's `tf.distribute.Strategy`
+    chief: bool # True: writes the user's folder (and MLflow, results, figures); False: a worker that only trains
+    out: str # the folder this process writes: the user's `out` (chief) or a temporary folder (other workers)
+
+# %% ../nbs/09_distribute.ipynb #579dbe5b
+@contextlib.contextmanager
+def worker_role(strategy, # the run's strategy (`get_strategy`)
+                out, # the user's output folder
+               ): # yields a `WorkerRole`
+    "The chief holds `out` (`folder_lock`) for the block; any other worker gets a temporary folder, removed after it."
+    if not is_chief(strategy):                 # a non-chief worker writes nothing to the user's folders
+        with tempfile.TemporaryDirectory(prefix="p8seg-worker-") as tmp: yield WorkerRole(strategy, False, tmp)
+    else:
+        with folder_lock(out): yield WorkerRole(strategy, True, out)
+
+# %% ../nbs/09_distribute.ipynb #841789b2
 def _tiny_net(input_size=(16, 16, 3), n_classes=8):
     "Two-convolution segmentation net with a float32 softmax head (for checks, not for training)."
     inp = tf.keras.Input(input_size)
@@ -152,6 +174,7 @@ def _tiny_net(input_size=(16, 16, 3), n_classes=8):
     x = tf.keras.layers.Conv2D(n_classes, 1)(x)
     return tf.keras.Model(inp, tf.keras.layers.Activation("softmax", dtype="float32")(x))
 
+# %% ../nbs/09_distribute.ipynb #941d27bd
 def one_step_check(loss, # a Keras loss (e.g. `p8seg.losses.get_loss("dice")`)
                    strategy: tf.distribute.Strategy | str = "mirrored", # strategy to check
                    global_batch: int = 4, # global batch size (a multiple of the number of replicas)
@@ -210,10 +233,11 @@ def mixed_precision(enabled: bool, # True: mixed_float16 (GPU only unless `force
     try: yield policy
     finally: tf.keras.mixed_precision.set_global_policy(previous)
 
-# %% ../nbs/09_distribute.ipynb #dd86262d
+# %% ../nbs/09_distribute.ipynb #d7add39a
 class WorkerLostError(RuntimeError):
     "Another worker of the `multiworker` cluster died, hangs or cannot be reached: this worker cannot go on."
 
+# %% ../nbs/09_distribute.ipynb #3ee887ce
 _TASK = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
 _COLLECTIVE_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
                       tf.errors.CancelledError)
@@ -251,6 +275,7 @@ def lost_worker_error(error: Exception, # what a step raised
     return WorkerLostError(f"a collective of the multi-worker cluster failed ({first[:200]}); this worker, {name(me)}, "
                            f"stops: check the other workers ({', '.join(name(t) for t in others)}), {restart}")
 
+# %% ../nbs/09_distribute.ipynb #51de48f6
 @contextlib.contextmanager
 def raise_lost_worker():
     "Inside this block, a collective that fails because another worker was lost raises `WorkerLostError` instead."

@@ -20,7 +20,8 @@ from .inference import model_input_size, predict_probabilities, predict, load_mo
 
 # %% auto #0
 __all__ = ['category_table', 'Evaluation', 'check_eval_split', 'evaluate', 'plot_confusion', 'plot_predictions', 'read_run_json',
-           'trained_on', 'unseen_groups', 'run_evaluate']
+           'trained_on', 'unseen_groups', 'score_splits', 'print_evaluation', 'evaluation_report', 'write_evaluation',
+           'run_evaluate']
 
 # %% ../nbs/15_evaluate.ipynb #17e19944
 def category_table(scores:dict,             # from `p8seg.metrics.scores_from_confusion`
@@ -34,7 +35,7 @@ def category_table(scores:dict,             # from `p8seg.metrics.scores_from_co
     table.loc["mean (7 categories)"] = [scores["miou"], mean_dice] + ([table["pixels"].sum()] if confusion is not None else [])
     return table
 
-# %% ../nbs/15_evaluate.ipynb #c177c1de
+# %% ../nbs/15_evaluate.ipynb #e1223e99
 @dataclass
 class Evaluation:
     "The result of `evaluate`: summed confusion matrix, split scores, per-image scores."
@@ -48,12 +49,14 @@ class Evaluation:
     @property
     def miou(self) -> float: return self.scores["miou"]
 
+# %% ../nbs/15_evaluate.ipynb #e0918796
 def check_eval_split(split:str):
     "Refuse splits whose ground truth is not public (Cityscapes `test`)."
     if split == "test":
         raise ValueError("refusing to evaluate on the Cityscapes 'test' split: its public gtFine annotations are "
                          "placeholders (the real ones are on the benchmark server); evaluate on 'val' instead")
 
+# %% ../nbs/15_evaluate.ipynb #b5b7b082
 def evaluate(model,                # Keras model, or anything with `input_shape` and `predict_on_batch`
              data_root,            # data root of any source (Cityscapes, CamVid: `p8seg.sources`)
              split:str="val",      # split to score ("test" is refused)
@@ -94,7 +97,7 @@ def evaluate(model,                # Keras model, or anything with `input_shape`
                          "pixel_accuracy": s["pixel_accuracy"]})
     return Evaluation(total, scores_from_confusion(total), pd.DataFrame(rows), source.name, np.stack(matrices))
 
-# %% ../nbs/15_evaluate.ipynb #ec5a529b
+# %% ../nbs/15_evaluate.ipynb #c9dec4cf
 def plot_confusion(confusion:np.ndarray, # (8, 8) counts, rows = truth
                    ax=None):
     "Row-normalised confusion matrix of the 7 evaluated categories (void column kept: pixels predicted void)."
@@ -110,6 +113,7 @@ def plot_confusion(confusion:np.ndarray, # (8, 8) counts, rows = truth
     ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title("confusion (fraction of each true category)")
     return ax
 
+# %% ../nbs/15_evaluate.ipynb #0723d66a
 def plot_predictions(images,       # uint8 RGB photos
                      truths,       # category masks of the truth
                      predictions,  # predicted category masks
@@ -125,7 +129,7 @@ def plot_predictions(images,       # uint8 RGB photos
     fig.tight_layout()
     return fig
 
-# %% ../nbs/15_evaluate.ipynb #8b8571ab
+# %% ../nbs/15_evaluate.ipynb #969fd257
 def read_run_json(model_path) -> dict | None:
     "The `run.json` that `p8seg.train` wrote next to a saved model (None without one)."
     path = Path(model_path)
@@ -134,17 +138,84 @@ def read_run_json(model_path) -> dict | None:
         except (OSError, ValueError): continue
     return None
 
+# %% ../nbs/15_evaluate.ipynb #c18e5113
 def trained_on(model_path) -> str:
     "The data source a saved model was trained on, from the `run.json` next to it ('unknown' without one)."
     run = read_run_json(model_path)
     if run is None: return "training data unknown: no run.json next to the model"
     return f"trained on {run.get('source', 'unknown')} data {run.get('data') or '(default)'}"
 
+# %% ../nbs/15_evaluate.ipynb #5ae60629
 def unseen_groups(model_path) -> tuple:
     "The groups of the train split that the model's run held out as unseen (its `run.json`), () if none or no `run.json`."
     return tuple(((read_run_json(model_path) or {}).get("config") or {}).get("unseen") or ())
 
-# %% ../nbs/15_evaluate.ipynb #c2f44f45
+# %% ../nbs/15_evaluate.ipynb #da84e3a3
+def score_splits(model, # a loaded model
+                 data, # the data root
+                 split:str, # the split asked for ("unseen": the run's unseen groups of train)
+                 held:tuple, # the run's unseen groups (`unseen_groups`)
+                 full_res:bool=True, batch_size:int=4, limit:int|None=None, # as for `evaluate`
+                ) -> dict: # name -> `Evaluation`: `split`, and "unseen" beside "val" when the run held groups out
+    "The evaluations `run_evaluate` reports: the split and, beside `val`, the run's unseen groups of train."
+    splits = {"unseen": ("train", held)} if split == "unseen" else {split: (split, None)}
+    if split == "val" and held: splits["unseen"] = ("train", held)  # the new-street score beside val
+    return {name: evaluate(model, data, s, full_res=full_res, batch_size=batch_size, limit=limit, groups=g)
+            for name, (s, g) in splits.items()}
+
+# %% ../nbs/15_evaluate.ipynb #be54e8fa
+def print_evaluation(model_path, data, split:str, held:tuple, evs:dict):
+    "Print the tables of `score_splits`: the unseen streets' first (beside `val`), then the split's, and its pixel accuracy."
+    if split == "val" and held:
+        unseen = evs["unseen"]
+        print(f"{model_path} on the unseen streets ({', '.join(held)}, frames of the train split never trained on), "
+              f"{len(unseen.per_image)} images:")
+        print(unseen.table.to_string(float_format=lambda v: f"{v:.4f}"))
+    ev = evs[split]
+    where = f"{split}: groups {', '.join(held)} of train" if split == "unseen" else split
+    print(f"{model_path} ({trained_on(model_path)}) scored on {ev.source} data {shown_path(data)} [{where}], "
+          f"{len(ev.per_image)} images, official category rules:")
+    print(ev.table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"pixel accuracy {ev.scores['pixel_accuracy']:.4f}")
+
+# %% ../nbs/15_evaluate.ipynb #acb39b91
+def _write_worst(model, ev:Evaluation, data, out_dir:Path, n_worst:int, batch_size:int) -> list:
+    "Draw the `n_worst` images of lowest mIoU (photo | truth | prediction) into `worst.png`: ['worst.png'], or [] without images."
+    import matplotlib.pyplot as plt
+    worst = ev.per_image.sort_values("miou").head(n_worst)
+    if not len(worst): return []
+    images = [read_photo(p) for p in worst.image]
+    truths = [detect_source(data).remap(read_label_ids(p)) for p in worst.labels]
+    fig = plot_predictions(images, truths, predict(model, images, batch_size),
+                           [f"{Path(p).name} (mIoU {m:.3f})" for p, m in zip(worst.image, worst.miou)])
+    fig.savefig(out_dir / "worst.png", dpi=100); plt.close(fig)
+    return ["worst.png"]
+
+# %% ../nbs/15_evaluate.ipynb #7893c24b
+def evaluation_report(model_path, data, split:str, held:tuple, evs:dict) -> dict:
+    "The content of `report.json`: the model, what trained it, what scored it, its mIoU (and the unseen streets')."
+    ev = evs[split]
+    report = {"model": str(model_path), "trained_on": trained_on(model_path),
+              "scored_on": {"source": ev.source, "root": shown_path(data), "split": split}, "miou": ev.miou, "images": len(ev.per_image)}
+    if "unseen" in evs: report["unseen"] = {"groups": list(held), "miou": evs["unseen"].miou, "images": len(evs["unseen"].per_image)}
+    return report
+
+# %% ../nbs/15_evaluate.ipynb #2ac5e5ab
+def write_evaluation(model, model_path, data, split:str, held:tuple, evs:dict, out_dir:Path, n_worst:int=4, batch_size:int=4
+                    ) -> list: # the names written, in the order `run_evaluate` reports them
+    "Write scores.csv, per_image.csv, confusion.png, worst.png, scores_unseen.csv (beside `val`) and report.json into `out_dir`."
+    import matplotlib.pyplot as plt
+    if split == "val" and held: evs["unseen"].table.to_csv(out_dir / "scores_unseen.csv")
+    ev = evs[split]
+    ev.table.to_csv(out_dir / "scores.csv"); ev.per_image.to_csv(out_dir / "per_image.csv", index=False)
+    ax = plot_confusion(ev.confusion); ax.figure.tight_layout(); ax.figure.savefig(out_dir / "confusion.png", dpi=120)
+    plt.close(ax.figure)
+    written = ["scores.csv", "per_image.csv", "confusion.png"] + _write_worst(model, ev, data, out_dir, n_worst, batch_size)
+    if split == "val" and held: written.append("scores_unseen.csv")
+    (out_dir / "report.json").write_text(json.dumps(evaluation_report(model_path, data, split, held, evs), indent=1))
+    return written + ["report.json"]
+
+# %% ../nbs/15_evaluate.ipynb #1eef90b4
 def run_evaluate(model_path,            # saved model (see `load_model`)
                  data=None,             # data root of any source, "synthetic", or None (`p8seg.synth.resolve_data`)
                  split:str="val",       # split to score ("test" is refused)
@@ -156,7 +227,6 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
                 ) -> Evaluation:        # the evaluation of `split` ("unseen": the run's unseen groups of train; with
                                         # "val", those are scored too, printed first, and written to scores_unseen.csv)
     "Evaluate a saved model: print the per-category table; write scores, confusion figure and worst images to `out_dir`."
-    import matplotlib.pyplot as plt
     check_eval_split(split)
     held = unseen_groups(model_path)
     if split == "unseen" and not held:
@@ -165,40 +235,8 @@ def run_evaluate(model_path,            # saved model (see `load_model`)
     out_dir = check_output_dir(out_dir)             # before the model and the scoring, not after
     model = load_model(model_path)
     data = resolve_data(data)
-    splits = {"unseen": ("train", held)} if split == "unseen" else {split: (split, None)}
-    if split == "val" and held: splits["unseen"] = ("train", held)  # the new-street score beside val
-    evs = {name: evaluate(model, data, s, full_res=full_res, batch_size=batch_size, limit=limit, groups=g)
-           for name, (s, g) in splits.items()}
-    if split == "val" and held:
-        unseen = evs["unseen"]
-        print(f"{model_path} on the unseen streets ({', '.join(held)}, frames of the train split never trained on), "
-              f"{len(unseen.per_image)} images:")
-        print(unseen.table.to_string(float_format=lambda v: f"{v:.4f}"))
-        unseen.table.to_csv(out_dir / "scores_unseen.csv")
-    ev = evs[split]
-    table = ev.table
-    where = f"{split}: groups {', '.join(held)} of train" if split == "unseen" else split
-    print(f"{model_path} ({trained_on(model_path)}) scored on {ev.source} data {shown_path(data)} [{where}], "
-          f"{len(ev.per_image)} images, official category rules:")
-    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"pixel accuracy {ev.scores['pixel_accuracy']:.4f}")
-    table.to_csv(out_dir / "scores.csv"); ev.per_image.to_csv(out_dir / "per_image.csv", index=False)
-    ax = plot_confusion(ev.confusion); ax.figure.tight_layout(); ax.figure.savefig(out_dir / "confusion.png", dpi=120)
-    plt.close(ax.figure)
-    worst = ev.per_image.sort_values("miou").head(n_worst)
-    written = ["scores.csv", "per_image.csv", "confusion.png"]
-    if len(worst):
-        images = [read_photo(p) for p in worst.image]
-        truths = [detect_source(data).remap(read_label_ids(p)) for p in worst.labels]
-        fig = plot_predictions(images, truths, predict(model, images, batch_size),
-                               [f"{Path(p).name} (mIoU {m:.3f})" for p, m in zip(worst.image, worst.miou)])
-        fig.savefig(out_dir / "worst.png", dpi=100); plt.close(fig)
-        written.append("worst.png")
-    report = {"model": str(model_path), "trained_on": trained_on(model_path),
-              "scored_on": {"source": ev.source, "root": shown_path(data), "split": split}, "miou": ev.miou, "images": len(ev.per_image)}
-    if "unseen" in evs: report["unseen"] = {"groups": list(held), "miou": evs["unseen"].miou, "images": len(evs["unseen"].per_image)}
-    if split == "val" and held: written.append("scores_unseen.csv")
-    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
-    written.append("report.json")
+    evs = score_splits(model, data, split, held, full_res, batch_size, limit)
+    print_evaluation(model_path, data, split, held, evs)
+    written = write_evaluation(model, model_path, data, split, held, evs, out_dir, n_worst, batch_size)
     print(f"wrote {', '.join(written)} in {out_dir}")
-    return ev
+    return evs[split]

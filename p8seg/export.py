@@ -22,7 +22,7 @@ __all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_converter', 'tflite
            'relu_bn_pairs', 'fold_bn_scales', 'quantization_errors', 'output_error', 'check_exportable', 'export_model',
            'export_parity', 'default_export_path', 'run_export', 'check_parity']
 
-# %% ../nbs/16_export.ipynb #7da1cfb3
+# %% ../nbs/16_export.ipynb #7637a620
 def calibration_images(data_root,        # dataset root in the Cityscapes layout
                        n:int=16,         # how many images
                        split:str="train" # calibrate on training images, never on the split we score
@@ -33,6 +33,7 @@ def calibration_images(data_root,        # dataset root in the Cityscapes layout
     pick = np.linspace(0, len(paths) - 1, min(n, len(paths))).round().astype(int)
     return [read_image(paths[i]) for i in sorted(set(pick))]
 
+# %% ../nbs/16_export.ipynb #a5e985b8
 def tflite_converter(model,              # a Keras model
                      quantize:str="none",    # "none", "float16" or "int8"
                      calib_images=None,      # uint8 RGB images (int8 only)
@@ -68,6 +69,7 @@ def tflite_converter(model,              # a Keras model
         converter.inference_output_type = tf.float32
     return converter
 
+# %% ../nbs/16_export.ipynb #9a85d05c
 def tflite_bytes(model,                  # a Keras model
                  quantize:str="none",    # "none", "float16" or "int8"
                  calib_images=None,      # uint8 RGB images (int8 only)
@@ -80,8 +82,7 @@ def tflite_bytes(model,                  # a Keras model
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         return converter.convert()
 
-
-# %% ../nbs/16_export.ipynb #cf0910ac
+# %% ../nbs/16_export.ipynb #1504e21e
 class ChannelAffine(tf.keras.layers.Layer):
     "Per-channel `sign * x + shift` (only the ADD when every sign is +1): a BatchNorm whose scale went into the convolution."
     def __init__(self, sign, shift, **kwargs):
@@ -90,6 +91,7 @@ class ChannelAffine(tf.keras.layers.Layer):
     def call(self, x): return x + self.shift if np.all(self.sign == 1) else x * self.sign + self.shift
     def get_config(self): return {**super().get_config(), "sign": self.sign.tolist(), "shift": self.shift.tolist()}
 
+# %% ../nbs/16_export.ipynb #cdc2b227
 def bn_scale_shift(bn # a BatchNormalization layer (inference mode: its moving statistics)
                   ) -> tuple: # float64 (C,) scale s and shift t, so that bn(x) = s * x + t
     "The per-channel affine map a BatchNormalization computes at inference."
@@ -99,10 +101,12 @@ def bn_scale_shift(bn # a BatchNormalization layer (inference mode: its moving s
     s = gamma.astype(np.float64) / np.sqrt(bn.moving_variance.numpy().astype(np.float64) + bn.epsilon)
     return s, beta - s * bn.moving_mean.numpy()
 
+# %% ../nbs/16_export.ipynb #04d8abd6
 def _only(layers):
     layers = layers if isinstance(layers, (list, tuple)) else [layers]
     return layers[0] if len(layers) == 1 else None
 
+# %% ../nbs/16_export.ipynb #a3b76af3
 def relu_bn_pairs(model # a functional Keras model
                  ) -> list: # [(conv, bn)] layer pairs
     "The (Conv2D with ReLU, BatchNormalization) pairs where the BN's only input is the conv and the conv feeds only the BN."
@@ -116,6 +120,7 @@ def relu_bn_pairs(model # a functional Keras model
         pairs.append((conv, bn))
     return pairs
 
+# %% ../nbs/16_export.ipynb #8ac50de0
 def fold_bn_scales(model # a functional Keras model (not changed)
                   ) -> tf.keras.Model: # the same function with every ReLU-then-BN scale moved into its convolution
     "The int8-faithful rewrite: s*relu(z)+t -> sign(s)*relu(|s|z)+t for every `relu_bn_pairs` pair (the model itself if none)."
@@ -137,7 +142,7 @@ def fold_bn_scales(model # a functional Keras model (not changed)
         fresh.set_weights(weights)
     return new
 
-# %% ../nbs/16_export.ipynb #fb3c9795
+# %% ../nbs/16_export.ipynb #90bae78d
 def quantization_errors(model,           # a Keras model
                         calib_images,    # uint8 RGB images (calibration and debugging)
                         rewrite:bool=True # the faithful graph (`fold_bn_scales`) or the plain one
@@ -155,13 +160,14 @@ def quantization_errors(model,           # a Keras model
     columns = ["op_name", "tensor_name", "num_elements", "scale", "rmse/scale", "max_abs_error"]
     return table[columns].sort_values("rmse/scale", ascending=False).reset_index(drop=True)
 
+# %% ../nbs/16_export.ipynb #fb678f04
 def output_error(model, tflite, images) -> float:
     "The largest difference between the probabilities of `model` and of the `.tflite` file (path or bytes) on `images`."
     lite, (h, w) = TFLiteModel(tflite), model_input_size(model)
     x = np.stack([prepare_image(np.asarray(im), (h, w)) for im in images])
     return float(np.abs(lite.predict_on_batch(x) - np.asarray(model.predict_on_batch(x))).max())
 
-# %% ../nbs/16_export.ipynb #d3349ffd
+# %% ../nbs/16_export.ipynb #07384a70
 def check_exportable(model_path # the model to export
                     ):
     "Refuse a `.tflite` file as the source of an export (only a Keras model converts), naming it and the way out."
@@ -169,6 +175,7 @@ def check_exportable(model_path # the model to export
         raise P8segError(f"{model_path} is a .tflite file, which cannot be exported again: export the Keras model it "
                          "came from (.keras, .h5 or SavedModel folder); the .tflite runs as is with p8seg predict/evaluate")
 
+# %% ../nbs/16_export.ipynb #e52fb83d
 def export_model(model_or_path,          # a Keras model or a saved model path (see `p8seg.evaluate.load_model`)
                  out,                    # output: a folder for "savedmodel", a `.tflite` file for "tflite"
                  format:str="savedmodel",# "savedmodel" or "tflite"
@@ -222,7 +229,7 @@ def export_parity(model,               # the Keras model
     table.attrs["iou"] = pd.DataFrame(iou).drop(index="void", errors="ignore")
     return table
 
-# %% ../nbs/16_export.ipynb #42d696b0
+# %% ../nbs/16_export.ipynb #f4d6f64b
 def default_export_path(model_path, format:str="savedmodel", quantize:str="none") -> Path:
     "Where `run_export` writes when no output is given: next to the model."
     model_path = Path(model_path)
@@ -230,9 +237,11 @@ def default_export_path(model_path, format:str="savedmodel", quantize:str="none"
     if format == "savedmodel": return model_path.with_name(f"{stem}_savedmodel")
     return model_path.with_name(f"{stem}.tflite" if quantize == "none" else f"{stem}_{quantize}.tflite")
 
+# %% ../nbs/16_export.ipynb #e5e7e5a9
 def _disk_size(path:Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
+# %% ../nbs/16_export.ipynb #5bdbb9d7
 def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or SavedModel folder)
                format:str="savedmodel", # "savedmodel" or "tflite"
                quantize:str="none",     # "none", "float16" or "int8" (TFLite only)
@@ -259,6 +268,7 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
     if check and format == "tflite": check_parity(model, path, quantize, data, limit)
     return path
 
+# %% ../nbs/16_export.ipynb #d12dfbfe
 def check_parity(model, path, quantize:str, data, limit=None):
     "The release gate: print the parity table and the IoU per category of both models; raise if outside tolerance."
     parity = export_parity(model, {quantize: path}, data, "val", limit=limit)

@@ -24,13 +24,17 @@ __all__ = ['MLFLOW_URI_SCHEMES', 'IMAGE_SUFFIXES', 'MAX_IMAGE_PIXELS', 'is_mlflo
            'mask_from_probabilities', 'predict', 'image_header_size', 'read_photo', 'check_output_dir',
            'collect_images', 'save_prediction', 'run_predict', 'mlflow_model_file', 'PyfuncModel']
 
-# %% ../nbs/14_inference.ipynb #12391c53
+# %% ../nbs/14_inference.ipynb #5e60b77d
 MLFLOW_URI_SCHEMES = ("models:/", "runs:/")
 
 def is_mlflow_uri(model) -> bool:
     "Is `model` an MLflow model URI (`models:/NAME@ALIAS`, `models:/NAME/VERSION`, `runs:/RUN_ID/model`) rather than a path?"
     return isinstance(model, str) and model.startswith(MLFLOW_URI_SCHEMES)
 
+# %% ../nbs/14_inference.ipynb #3dc36f69
+def _first_line(error) -> str: return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+# %% ../nbs/14_inference.ipynb #64de0287
 def load_model(path, # a `.keras`/`.h5` file, a SavedModel folder, a `.tflite` file, or an MLflow model URI (`is_mlflow_uri`)
                tracking_uri:str|None=None # the MLflow store of a URI (default: MLflow's own, e.g. $MLFLOW_TRACKING_URI)
               ):
@@ -47,8 +51,6 @@ def load_model(path, # a `.keras`/`.h5` file, a SavedModel folder, a `.tflite` f
             raise P8segError(f"{path} is not a valid/complete {kind} ({_first_line(e)}): re-save it with model.save() "
                              "or retrain it; p8seg loads .keras, .h5, SavedModel folders and .tflite") from e
     return check_model(model, path)
-
-def _first_line(error) -> str: return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
 
 # %% ../nbs/14_inference.ipynb #07fb8f04
 class TFLiteModel:
@@ -100,7 +102,7 @@ class TFLiteModel:
             out.append(self._dequantize(self.interpreter.get_tensor(self._output["index"]), self._output)[0])
         return np.stack(out)
 
-# %% ../nbs/14_inference.ipynb #868af334
+# %% ../nbs/14_inference.ipynb #5dc886e5
 def model_input_size(model # a Keras model (or anything with `input_shape`)
                     ) -> tuple: # (height, width); entries are None for free dimensions
     "The (height, width) a single-input image model expects."
@@ -112,6 +114,7 @@ def model_input_size(model # a Keras model (or anything with `input_shape`)
         raise ValueError(f"expected a model input of shape (batch, height, width, 3), got {shape}")
     return tuple(shape[1:3])
 
+# %% ../nbs/14_inference.ipynb #1670e233
 def check_model(model, # a loaded model (Keras, `TFLiteModel`, or anything with `input_shape`)
                 name   # what to call it in errors: its file
                ):      # the model, unchanged
@@ -127,7 +130,7 @@ def check_model(model, # a loaded model (Keras, `TFLiteModel`, or anything with 
                          f"probabilities of the {N_CATEGORIES} categories: use a model trained by p8seg train")
     return model
 
-
+# %% ../nbs/14_inference.ipynb #aa8079c3
 def prepare_image(image:np.ndarray, # uint8 (H, W, 3) RGB
                   size:tuple        # (height, width) of the model input; None entries keep the image's size
                  ) -> np.ndarray:   # float32 (h, w, 3) in [0, 1]
@@ -138,6 +141,7 @@ def prepare_image(image:np.ndarray, # uint8 (H, W, 3) RGB
     size = tuple(s if s is not None else d for s, d in zip(size, image.shape[:2]))
     return resize_image(image, size).astype(np.float32) / 255.0
 
+# %% ../nbs/14_inference.ipynb #b2f73423
 def resize_probabilities(probs:np.ndarray, # (h, w, C) class probabilities
                          size:tuple        # (H, W) target size
                         ) -> np.ndarray:   # (H, W, C) float32
@@ -147,14 +151,7 @@ def resize_probabilities(probs:np.ndarray, # (h, w, C) class probabilities
     out = cv2.resize(probs, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
     return out.reshape(size[0], size[1], probs.shape[-1])
 
-# %% ../nbs/14_inference.ipynb #333cc668
-def predict_probabilities(model,            # Keras model or anything with `input_shape` and `predict_on_batch`
-                          images,           # uint8 (H, W, 3) RGB images (a list, or an (N, H, W, 3) array)
-                          batch_size:int=4  # images per forward pass
-                         ) -> list:         # float32 (H, W, C) maps, one per image, at each image's size
-    "Class probabilities of each image at its own size (predicted at the model's size, resized bilinearly)."
-    return [resize_probabilities(p, im.shape[:2]) for p, im in _model_outputs(model, images, batch_size)]
-
+# %% ../nbs/14_inference.ipynb #d343d31c
 def _model_outputs(model, images, batch_size):
     "Yield (probabilities at the model's size, image) for each image, in batches."
     size = model_input_size(model)
@@ -171,6 +168,15 @@ def _model_outputs(model, images, batch_size):
                              f"probabilities of the {N_CATEGORIES} categories: use a model trained by p8seg train")
         yield from zip(probs, chunk)
 
+# %% ../nbs/14_inference.ipynb #29f304b0
+def predict_probabilities(model,            # Keras model or anything with `input_shape` and `predict_on_batch`
+                          images,           # uint8 (H, W, 3) RGB images (a list, or an (N, H, W, 3) array)
+                          batch_size:int=4  # images per forward pass
+                         ) -> list:         # float32 (H, W, C) maps, one per image, at each image's size
+    "Class probabilities of each image at its own size (predicted at the model's size, resized bilinearly)."
+    return [resize_probabilities(p, im.shape[:2]) for p, im in _model_outputs(model, images, batch_size)]
+
+# %% ../nbs/14_inference.ipynb #699b2b1d
 def mask_from_probabilities(probs:np.ndarray, # (h, w, C) probabilities at the model's size
                             size:tuple,       # (H, W) of the photo
                             strip_bytes:int=16 * 2**20 # size of one strip of full-size probabilities (the work needs ~4x this)
@@ -188,6 +194,7 @@ def mask_from_probabilities(probs:np.ndarray, # (h, w, C) probabilities at the m
         mask[rows] = (wide[y0[rows]] * (1 - a[rows]) + wide[y1[rows]] * a[rows]).argmax(-1)
     return mask
 
+# %% ../nbs/14_inference.ipynb #c6ebcb26
 def predict(model,            # Keras model (or TFLite wrapper, see `p8seg.export`)
             images,           # uint8 (H, W, 3) RGB images
             batch_size:int=4  # images per forward pass
@@ -195,7 +202,7 @@ def predict(model,            # Keras model (or TFLite wrapper, see `p8seg.expor
     "Category mask of each image at its own size."
     return [mask_from_probabilities(p, im.shape[:2]) for p, im in _model_outputs(model, images, batch_size)]
 
-# %% ../nbs/14_inference.ipynb #0254bc14
+# %% ../nbs/14_inference.ipynb #09bd0f6c
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_IMAGE_PIXELS = 100_000_000   # photos above this (100 megapixels) are refused from their header, never decoded
 
@@ -209,6 +216,7 @@ def image_header_size(path # an image file
     except Exception: return None
     finally: Image.MAX_IMAGE_PIXELS = limit
 
+# %% ../nbs/14_inference.ipynb #2f808fd0
 def read_photo(path,                          # an image file
                max_pixels:int=MAX_IMAGE_PIXELS # refuse bigger photos (from the header, before decoding)
               ) -> np.ndarray:                # uint8 (H, W, 3) RGB
@@ -224,6 +232,7 @@ def read_photo(path,                          # an image file
         msg = _first_line(e) if str(e).startswith(str(path)) else f"{path}: cannot decode it ({_first_line(e)})"
         raise P8segError(f"{msg}; convert it to an 8-bit PNG or JPEG, or remove it") from None
 
+# %% ../nbs/14_inference.ipynb #47aa27fe
 def check_output_dir(path,            # folder to write into (created if missing)
                      option:str="--out" # the option that chooses it, named in the error
                     ) -> Path:
@@ -237,6 +246,7 @@ def check_output_dir(path,            # folder to write into (created if missing
                          f"choose a writable folder with {option}") from None
     return path
 
+# %% ../nbs/14_inference.ipynb #287b26ce
 def collect_images(inputs # image files and/or folders (searched recursively)
                   ) -> list: # list of Path
     "Expand files and folders into a list of image files; a missing path or an empty folder is an error."
@@ -257,6 +267,7 @@ def collect_images(inputs # image files and/or folders (searched recursively)
     if not paths: raise P8segError("no input images given")
     return paths
 
+# %% ../nbs/14_inference.ipynb #711060e6
 def save_prediction(image:np.ndarray, # uint8 (H, W, 3) RGB photo
                     mask:np.ndarray,  # uint8 (H, W) categories
                     out_dir,          # folder to write into
@@ -269,7 +280,7 @@ def save_prediction(image:np.ndarray, # uint8 (H, W, 3) RGB photo
         if not cv2.imwrite(str(path), np.ascontiguousarray(picture)): raise OSError(f"could not write {path}")
     return paths
 
-# %% ../nbs/14_inference.ipynb #93a7af56
+# %% ../nbs/14_inference.ipynb #bf30043b
 def _unique_stem(path:Path, used:dict) -> str:
     "The stem to write `path` under: its own, or `<stem>_<n>` when an earlier input used it (reported)."
     stem, n = path.stem, 2
@@ -278,6 +289,7 @@ def _unique_stem(path:Path, used:dict) -> str:
     used[stem] = path
     return stem
 
+# %% ../nbs/14_inference.ipynb #d190e6f5
 def run_predict(model_path,          # saved model or MLflow model URI (see `load_model`)
                 inputs,              # image files and/or folders
                 out_dir="predictions", # where the masks go
@@ -305,7 +317,7 @@ def run_predict(model_path,          # saved model or MLflow model URI (see `loa
     print(f"wrote {len(written)} files for {done} images to {out_dir}{report}")
     return written
 
-# %% ../nbs/14_inference.ipynb #0d506e73
+# %% ../nbs/14_inference.ipynb #60b2e9f6
 @contextlib.contextmanager
 def _no_progress_bars():
     "MLflow downloads without progress bars inside the block; the environment is restored."
@@ -316,6 +328,7 @@ def _no_progress_bars():
         if old is None: os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
         else: os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = old
 
+# %% ../nbs/14_inference.ipynb #d4970ef1
 def mlflow_model_file(uri:str,                    # an MLflow model URI logged by p8seg
                       tracking_uri:str|None=None, # its store (default: MLflow's own)
                       dst=None                    # folder to download into (default: a new temporary folder)
@@ -351,6 +364,7 @@ def mlflow_model_file(uri:str,                    # an MLflow model URI logged b
                          "version registered by p8seg compare (models:/p8seg-<source>@champion)")
     return file
 
+# %% ../nbs/14_inference.ipynb #60a2a9f1
 class PyfuncModel:
     "A p8seg model as `mlflow.pyfunc.load_model` gives it: `predict(photos)` answers the category masks of `predict`."
     def __init__(self, model): self.model = model
@@ -359,7 +373,7 @@ class PyfuncModel:
                ) -> np.ndarray: # uint8 (N, H, W) category masks 0..7
         return np.stack(predict(self.model, list(np.asarray(photos, np.uint8))))
 
+# %% ../nbs/14_inference.ipynb #3d09b491
 def _load_pyfunc(data_path): # the model's data folder (`p8seg.tracking.log_model` put the `.keras` there)
     "MLflow's entry point for the models p8seg logs: a `PyfuncModel` of the `.keras` in `data_path`."
     return PyfuncModel(load_model(Path(data_path) / "model.keras"))
-

@@ -13,7 +13,7 @@ from .labels import CATEGORY_NAMES, colorize
 # %% auto #0
 __all__ = ['plot_miou', 'plot_learning_curves', 'plot_category_iou', 'plot_samples']
 
-# %% ../nbs/12a_plots.ipynb #23baffe9
+# %% ../nbs/12a_plots.ipynb #7ae6d968
 def plot_miou(table: pd.DataFrame, baseline: float | None = None, path=None):
     "Bar chart of the headline mIoU per loss with its 95% bootstrap interval."
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -31,6 +31,7 @@ def plot_miou(table: pd.DataFrame, baseline: float | None = None, path=None):
     if path: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
 
+# %% ../nbs/12a_plots.ipynb #31c15549
 def plot_learning_curves(histories: dict, path=None):
     "Training loss and the watched split's mIoU per epoch, one colour per loss."
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -47,6 +48,7 @@ def plot_learning_curves(histories: dict, path=None):
     if path: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
 
+# %% ../nbs/12a_plots.ipynb #1d0e050e
 def plot_category_iou(table: pd.DataFrame, path=None):
     "Heatmap of per-category IoU (mean over seeds), one row per loss, the 7 evaluated categories."
     names = CATEGORY_NAMES[1:]
@@ -62,6 +64,7 @@ def plot_category_iou(table: pd.DataFrame, path=None):
     if path: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
 
+# %% ../nbs/12a_plots.ipynb #b38bbeaf
 def plot_samples(images, masks, predictions: dict, path=None, title: str | None = None):
     "Grid of sample predictions: image, truth, then one column per loss (blank if the run failed)."
     cols = ["image", "truth", *predictions]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 import numpy as np
 import cv2
-from fastapi import FastAPI, File, HTTPException, UploadFile
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from .labels import N_CATEGORIES, CATEGORY_NAMES, CATEGORY_COLORS, colorize, overlay
 from .sources import detect_source, load_file_paths
@@ -22,9 +22,10 @@ from .evaluate import check_eval_split, trained_on
 __all__ = ['PICTURES', 'MAX_UPLOAD_BYTES', 'MAX_UPLOAD_MEGAPIXELS', 'OUTPUTS', 'VIEWS', 'PAGE', 'png_bytes',
            'prediction_pictures', 'data_url', 'UploadError', 'upload_name', 'read_upload', 'truncated_png', 'BodyLimit',
            'model_precision', 'recorded_miou', 'model_info', 'split_index', 'image_scores', 'category_list',
-           'create_app', 'serve']
+           'served_model', 'Served', 'page', 'health', 'model_description', 'categories', 'predict_upload', 'image_ids',
+           'image_view', 'image_picture', 'create_app', 'serve']
 
-# %% ../nbs/18_serve.ipynb #d47bd0dd
+# %% ../nbs/18_serve.ipynb #b6b6f8e9
 PICTURES = ("category", "color", "overlay")   # the pictures of one prediction, as `p8seg predict` names its files
 
 def png_bytes(picture:np.ndarray # uint8 (H, W) mask or (H, W, 3) RGB picture
@@ -36,26 +37,30 @@ def png_bytes(picture:np.ndarray # uint8 (H, W) mask or (H, W, 3) RGB picture
     if not ok: raise ValueError(f"cannot encode a picture of shape {picture.shape} as PNG")
     return buffer.tobytes()
 
+# %% ../nbs/18_serve.ipynb #e7489d65
 def prediction_pictures(image:np.ndarray, # uint8 (H, W, 3) RGB photo
                         mask:np.ndarray   # uint8 (H, W) predicted categories
                        ) -> dict:         # {"category": mask, "color": RGB, "overlay": RGB}
     "The three pictures `p8seg predict` writes for a photo, in memory."
     return dict(zip(PICTURES, (mask, colorize(mask), overlay(image, mask))))
 
+# %% ../nbs/18_serve.ipynb #adb4a198
 def data_url(png:bytes) -> str: return "data:image/png;base64," + base64.b64encode(png).decode()
 
-# %% ../nbs/18_serve.ipynb #3c4ac8cd
+# %% ../nbs/18_serve.ipynb #0c32cc71
 MAX_UPLOAD_BYTES = 20 * 2**20   # default upload limit: 20 MiB
 MAX_UPLOAD_MEGAPIXELS = 40.0    # default photo limit: 40 megapixels (from the header, before decoding)
 
 class UploadError(HTTPException):
     "An upload refused with a status (413, 415) and a one-line message."
 
+# %% ../nbs/18_serve.ipynb #a166ea2b
 def upload_name(filename:str|None) -> str:
     "The last part of an upload's file name, for messages only (never opened); `upload` when none."
     name = re.sub(r"[^\w.\- ]", "_", (filename or "").replace("\\", "/").split("/")[-1])[:100].strip()
     return name if name.strip("._ ") else "upload"
 
+# %% ../nbs/18_serve.ipynb #ac6fae15
 def read_upload(data:bytes,     # the uploaded file's content
                 name:str,       # what to call it in messages (see `upload_name`)
                 max_bytes:int=MAX_UPLOAD_BYTES,
@@ -104,7 +109,7 @@ class BodyLimit:
             return message
         await self.app(scope, counted, send)
 
-# %% ../nbs/18_serve.ipynb #eb383fab
+# %% ../nbs/18_serve.ipynb #90d7e741
 def model_precision(model) -> str:
     "`int8`, `float16` or `float32`: from a TFLite model's tensors, or a Keras model's compute dtype."
     if isinstance(model, TFLiteModel):
@@ -112,10 +117,12 @@ def model_precision(model) -> str:
         return "int8" if types & {np.dtype(np.int8), np.dtype(np.uint8)} else "float16" if np.dtype(np.float16) in types else "float32"
     return str(getattr(model, "compute_dtype", None) or "float32")
 
+# %% ../nbs/18_serve.ipynb #fb6a32dc
 def _read_json(path) -> dict:
     try: return json.loads(Path(path).read_text())
     except (OSError, ValueError): return {}
 
+# %% ../nbs/18_serve.ipynb #c10b5608
 def recorded_miou(folder,   # the model's folder
                   run:dict, # its `run.json` (empty: none)
                   scores_key:str="keras_val", # the entry of a `scores.json` beside it (`int8_val` for its int8 file)
@@ -132,6 +139,7 @@ def recorded_miou(folder,   # the model's folder
     except (OSError, KeyError, IndexError, TypeError, ValueError): return None
     return value if np.isfinite(value) else None
 
+# %% ../nbs/18_serve.ipynb #834be530
 def model_info(model,           # the loaded model
                path=None        # the file it was loaded from (None: given in memory)
               ) -> dict:        # JSON-ready description
@@ -147,7 +155,7 @@ def model_info(model,           # the loaded model
             "source": run.get("source"), "val_miou": recorded_miou(folder, run, "int8_val" if precision == "int8" else "keras_val"),
             "categories": N_CATEGORIES}
 
-# %% ../nbs/18_serve.ipynb #224e80fe
+# %% ../nbs/18_serve.ipynb #6be67d4b
 def split_index(data,            # data root of any source (`p8seg.sources`), or None
                 split:str="val"  # split to list
                ) -> tuple:       # (source or None, {id: (photo path, label path)})
@@ -158,6 +166,7 @@ def split_index(data,            # data root of any source (`p8seg.sources`), or
     photos, labels = load_file_paths(data, split, source=source)
     return source, {source.stem(p): (p, l) for p, l in zip(photos, labels)}
 
+# %% ../nbs/18_serve.ipynb #24b32043
 def image_scores(label_ids:np.ndarray, # (H, W) label values of the data source
                  mask:np.ndarray,      # (H, W) predicted categories
                  source                # the data source (`p8seg.sources.Source`): its tables
@@ -167,7 +176,7 @@ def image_scores(label_ids:np.ndarray, # (H, W) label values of the data source
     finite = lambda v: None if not np.isfinite(v) else float(v)
     return {"miou": finite(scores["miou"]), "iou": {n: finite(v) for n, v in zip(CATEGORY_NAMES, scores["iou"])}}
 
-# %% ../nbs/18_serve.ipynb #12c97ff2
+# %% ../nbs/18_serve.ipynb #e65848ed
 OUTPUTS = Literal["category", "color", "overlay", "json"]
 VIEWS = ("photo", "truth", "prediction", "overlay", "category")   # the pictures of a data-set image
 
@@ -176,14 +185,11 @@ def category_list() -> list:
     return [{"id": i, "name": n, "color": "#%02x%02x%02x" % tuple(int(v) for v in c)}
             for i, (n, c) in enumerate(zip(CATEGORY_NAMES, CATEGORY_COLORS))]
 
-def create_app(model_or_path,                        # a loaded model, or anything `p8seg.inference.load_model` loads
-               data=None,                            # data root whose split the page browses (None: upload only)
-               split:str="val",                      # that split
-               max_bytes:int=MAX_UPLOAD_BYTES,       # biggest upload, bytes
-               max_megapixels:float=MAX_UPLOAD_MEGAPIXELS, # biggest photo, megapixels (from its header)
-               tracking_uri:str|None=None            # the MLflow store of a model URI (`models:/NAME@ALIAS`, `runs:/RUN_ID/model`)
-              ) -> FastAPI:
-    "The FastAPI app serving one model (loaded once, here) and, with `data`, one split of a data set."
+# %% ../nbs/18_serve.ipynb #99012f6f
+def served_model(model_or_path, # a loaded model, or anything `p8seg.inference.load_model` loads
+                 tracking_uri:str|None=None, # the MLflow store of a model URI
+                ) -> tuple: # (model, `model_info` of it)
+    "The model an app serves and its description, loaded once."
     if is_mlflow_uri(model_or_path):   # downloaded, loaded and described (its run.json) here, then the copy is gone
         with tempfile.TemporaryDirectory(prefix="p8seg-mlflow-") as tmp:
             path = mlflow_model_file(model_or_path, tracking_uri, tmp)
@@ -192,74 +198,108 @@ def create_app(model_or_path,                        # a loaded model, or anythi
         path = None if hasattr(model_or_path, "input_shape") else Path(model_or_path)
         model = load_model(path) if path is not None else model_or_path
         info = model_info(model, path)
+    return model, info
+
+# %% ../nbs/18_serve.ipynb #be3594aa
+class Served:
+    "The state of one app: the model (one inference at a time), its description, the split's photos by id, the upload limits."
+    def __init__(self, model, info:dict, source, index:dict, split:str, max_bytes:int, max_megapixels:float):
+        self.model, self.info, self.source, self.index, self.split = model, info, source, index, split
+        self.max_bytes, self.max_megapixels, self.lock = max_bytes, max_megapixels, threading.Lock()
+
+    def segment(self, image):
+        "Category mask of one photo and the seconds the model took (one inference at a time)."
+        with self.lock:
+            start = time.perf_counter()
+            mask = predict(self.model, [image])[0]
+            return mask, time.perf_counter() - start
+
+    def lookup(self, image_id):
+        if image_id not in self.index: raise HTTPException(404, f"no image {image_id!r} in the {self.split} split" if self.index else
+                                                           "no data set is served: start with `p8seg serve MODEL --data ROOT`")
+        return self.index[image_id]
+
+    def views(self, image_id) -> tuple:
+        photo_path, label_path = self.lookup(image_id)
+        image, label_ids = read_photo(photo_path), read_label_ids(label_path)
+        mask, _ = self.segment(image)
+        pictures = {"photo": image, "truth": colorize(self.source.remap(label_ids)), "prediction": colorize(mask),
+                    "overlay": overlay(image, mask), "category": mask}
+        return pictures, image_scores(label_ids, mask, self.source)
+
+# %% ../nbs/18_serve.ipynb #8911650e
+def _served(request: Request) -> Served: return request.app.state.served
+
+# %% ../nbs/18_serve.ipynb #cb6444dc
+def page(): return PAGE
+
+# %% ../nbs/18_serve.ipynb #6def6823
+def health(): return {"status": "ok"}
+
+# %% ../nbs/18_serve.ipynb #1f84684e
+def model_description(request: Request): return _served(request).info
+
+# %% ../nbs/18_serve.ipynb #d851eafe
+def categories(): return category_list()
+
+# %% ../nbs/18_serve.ipynb #6f12846c
+def predict_upload(request: Request, file: UploadFile = File(..., description="the photo (PNG, JPEG, ...)"),
+                   output: OUTPUTS = "category", images: bool = False):
+    "Segment one uploaded photo: its category mask (PNG, values 0..7) at its own size, or `output` of it."
+    served = _served(request)
+    image = read_upload(file.file.read(served.max_bytes + 1), upload_name(file.filename), served.max_bytes, served.max_megapixels)
+    mask, seconds = served.segment(image)
+    headers = {"X-Inference-Ms": f"{seconds * 1e3:.1f}"}
+    if output != "json": return Response(png_bytes(prediction_pictures(image, mask)[output]), media_type="image/png", headers=headers)
+    shares = np.bincount(mask.ravel(), minlength=N_CATEGORIES) / mask.size
+    answer = {"height": mask.shape[0], "width": mask.shape[1], "inference_ms": round(seconds * 1e3, 2),
+              "shares": {n: float(s) for n, s in zip(CATEGORY_NAMES, shares)}}
+    if images: answer.update({k: data_url(png_bytes(v)) for k, v in prediction_pictures(image, mask).items() if k != "category"})
+    return answer
+
+# %% ../nbs/18_serve.ipynb #b74712f3
+def image_ids(request: Request):
+    served = _served(request)
+    return {"split": served.split if served.index else None, "source": served.source.name if served.source else None,
+            "ids": list(served.index)}
+
+# %% ../nbs/18_serve.ipynb #ca8d0e07
+def image_view(request: Request, image_id: str):
+    "Photo, true and predicted masks (coloured), overlay (PNG data URLs) and the image's IoU per category."
+    pictures, scores = _served(request).views(image_id)
+    return {"id": image_id, **{k: data_url(png_bytes(v)) for k, v in pictures.items() if k != "category"}, **scores}
+
+# %% ../nbs/18_serve.ipynb #3cad7945
+def image_picture(request: Request, image_id: str, kind: str):
+    "One picture of a data-set image as PNG: photo, truth, prediction, overlay or category (values 0..7)."
+    served = _served(request)
+    served.lookup(image_id)
+    if kind not in VIEWS: raise HTTPException(404, f"no picture {kind!r}: one of {', '.join(VIEWS)}")
+    return Response(png_bytes(served.views(image_id)[0][kind]), media_type="image/png")
+
+# %% ../nbs/18_serve.ipynb #67eb6805
+def create_app(model_or_path,                        # a loaded model, or anything `p8seg.inference.load_model` loads
+               data=None,                            # data root whose split the page browses (None: upload only)
+               split:str="val",                      # that split
+               max_bytes:int=MAX_UPLOAD_BYTES,       # biggest upload, bytes
+               max_megapixels:float=MAX_UPLOAD_MEGAPIXELS, # biggest photo, megapixels (from its header)
+               tracking_uri:str|None=None            # the MLflow store of a model URI (`models:/NAME@ALIAS`, `runs:/RUN_ID/model`)
+              ) -> FastAPI:
+    "The FastAPI app serving one model (loaded once, here) and, with `data`, one split of a data set."
+    model, info = served_model(model_or_path, tracking_uri)
     source, index = split_index(data, split)
-    lock = threading.Lock()
     app = FastAPI(title="p8seg", summary="8-category street-scene segmentation", version="1")
     app.add_middleware(BodyLimit, max_body=max_bytes + 2**20)    # room for the multipart framing
     app.state.model, app.state.info, app.state.index = model, info, index
-
-    def segment(image):
-        "Category mask of one photo and the seconds the model took (one inference at a time)."
-        with lock:
-            start = time.perf_counter()
-            mask = predict(model, [image])[0]
-            return mask, time.perf_counter() - start
-
-    def lookup(image_id):
-        if image_id not in index: raise HTTPException(404, f"no image {image_id!r} in the {split} split" if index else
-                                                      "no data set is served: start with `p8seg serve MODEL --data ROOT`")
-        return index[image_id]
-
-    def views(image_id) -> tuple:
-        photo_path, label_path = lookup(image_id)
-        image, label_ids = read_photo(photo_path), read_label_ids(label_path)
-        mask, _ = segment(image)
-        pictures = {"photo": image, "truth": colorize(source.remap(label_ids)), "prediction": colorize(mask),
-                    "overlay": overlay(image, mask), "category": mask}
-        return pictures, image_scores(label_ids, mask, source)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page(): return PAGE
-
-    @app.get("/health")
-    def health(): return {"status": "ok"}
-
-    @app.get("/model")
-    def model_description(): return info
-
-    @app.get("/categories")
-    def categories(): return category_list()
-
-    @app.post("/predict")
-    def predict_upload(file: UploadFile = File(..., description="the photo (PNG, JPEG, ...)"),
-                       output: OUTPUTS = "category", images: bool = False):
-        "Segment one uploaded photo: its category mask (PNG, values 0..7) at its own size, or `output` of it."
-        image = read_upload(file.file.read(max_bytes + 1), upload_name(file.filename), max_bytes, max_megapixels)
-        mask, seconds = segment(image)
-        headers = {"X-Inference-Ms": f"{seconds * 1e3:.1f}"}
-        if output != "json": return Response(png_bytes(prediction_pictures(image, mask)[output]), media_type="image/png", headers=headers)
-        shares = np.bincount(mask.ravel(), minlength=N_CATEGORIES) / mask.size
-        answer = {"height": mask.shape[0], "width": mask.shape[1], "inference_ms": round(seconds * 1e3, 2),
-                  "shares": {n: float(s) for n, s in zip(CATEGORY_NAMES, shares)}}
-        if images: answer.update({k: data_url(png_bytes(v)) for k, v in prediction_pictures(image, mask).items() if k != "category"})
-        return answer
-
-    @app.get("/images")
-    def image_ids(): return {"split": split if index else None, "source": source.name if source else None, "ids": list(index)}
-
-    @app.get("/images/{image_id}")
-    def image_view(image_id: str):
-        "Photo, true and predicted masks (coloured), overlay (PNG data URLs) and the image's IoU per category."
-        pictures, scores = views(image_id)
-        return {"id": image_id, **{k: data_url(png_bytes(v)) for k, v in pictures.items() if k != "category"}, **scores}
-
-    @app.get("/images/{image_id}/{kind}.png")
-    def image_picture(image_id: str, kind: str):
-        "One picture of a data-set image as PNG: photo, truth, prediction, overlay or category (values 0..7)."
-        lookup(image_id)
-        if kind not in VIEWS: raise HTTPException(404, f"no picture {kind!r}: one of {', '.join(VIEWS)}")
-        return Response(png_bytes(views(image_id)[0][kind]), media_type="image/png")
-
+    app.state.served = Served(model, info, source, index, split, max_bytes, max_megapixels)
+    app.get("/", response_class=HTMLResponse, include_in_schema=False)(page)
+    app.get("/health")(health)
+    app.get("/model")(model_description)
+    app.get("/categories")(categories)
+    app.post("/predict")(predict_upload)
+    app.get("/images")(image_ids)
+    app.get("/images/{image_id}")(image_view)
+    app.get("/images/{image_id}/{kind}.png")(image_picture)
     return app
 
 # %% ../nbs/18_serve.ipynb #3225503a

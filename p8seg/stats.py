@@ -14,7 +14,7 @@ __all__ = ['STATS_COLUMNS', 'headline_miou', 'category_iou', 'bootstrap_indices'
            'bootstrap_seed_counts', 'is_tied', 'paired_bootstrap', 'verdicts', 'rule_text', 'conclusion',
            'verdict_summary', 'display_table', 'category_winners']
 
-# %% ../nbs/12_stats.ipynb #dd42db42
+# %% ../nbs/12_stats.ipynb #5761b92f
 def _iou_present(cm, # (..., 8, 8) confusion matrices, rows truth, columns prediction
                  void_index: int = VOID, # category whose truth pixels are ignored and which is not averaged
                  caller: str = "headline_miou", # name used in the error message
@@ -32,6 +32,7 @@ def _iou_present(cm, # (..., 8, 8) confusion matrices, rows truth, columns predi
     present = union > 0
     return np.where(present, tp / np.where(present, union, 1.0), 0.0), present
 
+# %% ../nbs/12_stats.ipynb #0cde6e34
 def headline_miou(cm, # (..., 8, 8) confusion matrix or a stack of them, rows truth, columns prediction
                   void_index: int = VOID, # category whose truth pixels are ignored and which is not averaged
                  ) -> np.ndarray: # (...) mIoU over the non-void categories, NaN where none is present
@@ -59,7 +60,7 @@ def bootstrap_indices(n_images: int, # number of validation images N
         raise ValueError(f"bootstrap_indices: need at least one image and one resample, got n_images={n_images}, n_resamples={n_resamples}")
     return np.random.default_rng(seed).integers(0, int(n_images), size=(int(n_resamples), int(n_images)), dtype=np.int64)
 
-# %% ../nbs/12_stats.ipynb #b5619b39
+# %% ../nbs/12_stats.ipynb #176141b5
 def resample_counts(indices: np.ndarray, # (R, N) image indices from `bootstrap_indices`
                     n_images: int | None = None, # N (default: the number of columns)
                    ) -> np.ndarray: # (R, N) float64: how often each image is drawn in each resample
@@ -69,6 +70,7 @@ def resample_counts(indices: np.ndarray, # (R, N) image indices from `bootstrap_
     flat = (np.arange(n_resamples)[:, None] * n + indices).ravel()
     return np.bincount(flat, minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
 
+# %% ../nbs/12_stats.ipynb #91ecc96f
 def _resampled_sums(cms: np.ndarray, # (S, N, 8, 8) float64 per-image matrices of one loss
                     counts: np.ndarray, # (R, N) image counts
                    ) -> np.ndarray: # (S, R, 8, 8): each seed's matrix summed over each resample's images
@@ -77,6 +79,7 @@ def _resampled_sums(cms: np.ndarray, # (S, N, 8, 8) float64 per-image matrices o
     sums = np.stack([counts @ cms[s].reshape(n, -1) for s in range(n_seeds)])   # (S, R, 64), exact in float64
     return sums.reshape(n_seeds, -1, N_CATEGORIES, N_CATEGORIES)
 
+# %% ../nbs/12_stats.ipynb #b4ce7531
 def _seed_mean(values: np.ndarray, # (S, R, ...) a score per seed and resample
                seed_counts: np.ndarray, # (R, S) how often each seed is drawn in each resample
               ) -> np.ndarray: # (R, ...) weighted mean over the drawn seeds, NaN values skipped
@@ -86,6 +89,7 @@ def _seed_mean(values: np.ndarray, # (S, R, ...) a score per seed and resample
     total, weight = (w * np.where(finite, values, 0.0)).sum(0), (w * finite).sum(0)
     return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), np.nan)
 
+# %% ../nbs/12_stats.ipynb #ac92b2c7
 def resampled_headline(per_image, # (S, N, 8, 8) per-image confusion matrices of one loss (S seeds), or (N, 8, 8)
                        counts: np.ndarray, # (R, N) from `resample_counts`
                        seed_counts: np.ndarray | None = None, # (R, S) from `bootstrap_seed_counts`; None: every seed once
@@ -107,7 +111,7 @@ def bootstrap_seed_counts(n_seeds: int, # number of seeds S
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])   # a child stream: independent of the image draws
     return resample_counts(rng.integers(0, int(n_seeds), size=(int(n_resamples), int(n_seeds))), int(n_seeds))
 
-# %% ../nbs/12_stats.ipynb #6d5e3843
+# %% ../nbs/12_stats.ipynb #2e2b425b
 STATS_COLUMNS = ["miou", "miou_std", "ci_low", "ci_high", "diff", "diff_low", "diff_high", "tied_with_best",
                  "n_seeds", "n_images", "n_resamples", "interval"]
 
@@ -119,6 +123,7 @@ def is_tied(diff_low, # lower end(s) of the interval of the difference to the be
     "The rule: tied with the best unless the interval of the difference to the best excludes 0 (up to 1e-12)."
     return np.logical_and(np.asarray(diff_low) <= _TIE_TOL, np.asarray(diff_high) >= -_TIE_TOL)
 
+# %% ../nbs/12_stats.ipynb #3913d50d
 def _check_per_image(per_image: dict, caller: str = "paired_bootstrap") -> dict:
     "Per-image matrices as float64 (S, N, 8, 8) arrays (None kept), with one N for all losses."
     if not per_image: raise ValueError(f"{caller}: no losses given")
@@ -137,6 +142,7 @@ def _check_per_image(per_image: dict, caller: str = "paired_bootstrap") -> dict:
                          f"({ {k: v.shape[1] for k, v in arrays.items() if v is not None} }); a paired bootstrap needs the same images")
     return arrays
 
+# %% ../nbs/12_stats.ipynb #f52a95c1
 def _draws(done: dict, n_resamples: int, seed: int, resample_seeds: bool) -> tuple:
     "Image counts (R, N), shared by all losses, and per loss its seed counts (R, S), shared by the losses with S seeds (None: seeds fixed)."
     n_images = next(iter(done.values())).shape[1]
@@ -145,8 +151,10 @@ def _draws(done: dict, n_resamples: int, seed: int, resample_seeds: bool) -> tup
     by_s = {s: bootstrap_seed_counts(s, n_resamples, seed) for s in n_seeds}
     return counts, {loss: by_s.get(cms.shape[0]) for loss, cms in done.items()}
 
+# %% ../nbs/12_stats.ipynb #e5ec3fbd
 def _interval(seed_counts) -> str: return "images" if seed_counts is None else "seeds and images"
 
+# %% ../nbs/12_stats.ipynb #06cebb41
 def paired_bootstrap(per_image: dict, # loss -> (S, N, 8, 8) per-image confusion matrices (same images, same order; seed s shared), or None if failed
                      n_resamples: int = 1000, # bootstrap resamples R
                      seed: int = 0, # seed of the resampling
@@ -181,17 +189,20 @@ def paired_bootstrap(per_image: dict, # loss -> (S, N, 8, 8) per-image confusion
     table = table.sort_values("miou", ascending=False, na_position="last", kind="stable")
     return table.astype({"tied_with_best": bool, "n_seeds": int, "n_images": int, "n_resamples": int})
 
-# %% ../nbs/12_stats.ipynb #0a3a10fb
+# %% ../nbs/12_stats.ipynb #280cfdef
 def _f(x, sign=False): # a number with 3 decimals, a true minus sign, optionally a + sign
     return (f"{x:+.3f}" if sign else f"{x:.3f}").replace("-", "\u2212")
 
+# %% ../nbs/12_stats.ipynb #e1a5e183
 def _names(names): # "a", "a and b", "a, b and c"
     names = list(names)
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
+# %% ../nbs/12_stats.ipynb #0afe1f01
 def _by_loss(table: pd.DataFrame) -> pd.DataFrame: # a table indexed by loss (`results_table` has a `loss` column)
     return table.set_index("loss") if "loss" in table.columns and table.index.name != "loss" else table
 
+# %% ../nbs/12_stats.ipynb #2e285e39
 def verdicts(table: pd.DataFrame, # from `paired_bootstrap` (indexed by loss)
             ) -> pd.Series: # per loss: "best", "tied", "worse" or "failed"
     "The rule applied to every row: best (highest mIoU), tied (the interval of its difference to the best contains 0), worse (it excludes 0), failed."
@@ -202,12 +213,14 @@ def verdicts(table: pd.DataFrame, # from `paired_bootstrap` (indexed by loss)
     if ok.any(): out[table["miou"].astype(float).idxmax()] = "best"
     return out
 
+# %% ../nbs/12_stats.ipynb #2c388404
 def rule_text(level: float = 0.95, # confidence level (for the wording)
              ) -> str: # one sentence
     "The rule in words, as `verdicts` applies it."
     return (f"Rule: a loss is called worse than the best only when the {100 * level:g}% interval of its difference "
             "to the best excludes 0; otherwise it is tied with the best.")
 
+# %% ../nbs/12_stats.ipynb #3a68a631
 def conclusion(table: pd.DataFrame, # from `paired_bootstrap`
                level: float = 0.95, # confidence level the table was computed with (for the wording)
                split: str = "val", # name of the images the table was computed on, used in the wording
@@ -246,7 +259,7 @@ def conclusion(table: pd.DataFrame, # from `paired_bootstrap`
         text += " No loss is worse than the best."
     return text + failed_text + rule_end
 
-# %% ../nbs/12_stats.ipynb #6f093283
+# %% ../nbs/12_stats.ipynb #9258f77c
 def _split_disagreements(verdict: dict, # split -> `verdicts` of its table
                         ) -> list: # sentences
     "Sentences for where the splits disagree: a different best loss, or a loss tied on one split and worse on another."
@@ -263,6 +276,7 @@ def _split_disagreements(verdict: dict, # split -> `verdicts` of its table
             out.append(f"{loss} " + " but ".join(parts) + ".")
     return out
 
+# %% ../nbs/12_stats.ipynb #bca1ff00
 def verdict_summary(tables: dict, # split name -> table from `paired_bootstrap` (e.g. {"val": ..., "unseen streets": ...})
                     level: float = 0.95, # confidence level the tables were computed with
                    ) -> str: # paragraphs separated by blank lines (Markdown)

@@ -18,21 +18,23 @@ __all__ = ['MODEL_ARTIFACT', 'PYFUNC_LOADER', 'MODEL_FILES', 'CHAMPION', 'defaul
            'model_signature', 'input_example', 'model_requirements', 'log_model', 'register_model', 'comparison_id',
            'end_stale_runs']
 
-# %% ../nbs/10_tracking.ipynb #50c83ff1
+# %% ../nbs/10_tracking.ipynb #be6b83f1
 def default_tracking_uri(out) -> str:
     "The local sqlite MLflow store of output folder `out`."
     return f"sqlite:///{Path(out).resolve() / 'mlflow.db'}"
 
+# %% ../nbs/10_tracking.ipynb #ecbe57ba
 def tracking_uri_of(config: TrainConfig) -> str:
     "The tracking URI a config logs to."
     return config.tracking_uri or default_tracking_uri(config.out)
 
+# %% ../nbs/10_tracking.ipynb #c2707fe4
 def mlflow_ui_command(uri: str) -> str:
     "The shell command that shows the runs of tracking URI `uri`."
     if uri.startswith(("http://", "https://")): return f"open {uri} in a browser"
     return f"mlflow ui --backend-store-uri {uri}"
 
-# %% ../nbs/10_tracking.ipynb #9cbd330f
+# %% ../nbs/10_tracking.ipynb #1278579d
 @contextlib.contextmanager
 def _quick_http(timeout: int = 5):
     "Make MLflow's HTTP requests fail fast (no retries, short timeout) inside the block; the environment is restored."
@@ -45,6 +47,7 @@ def _quick_http(timeout: int = 5):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/10_tracking.ipynb #a2416cfd
 def check_tracking_uri(uri: str, # MLflow tracking URI (http(s)://, sqlite:///, file:, a folder)
                        timeout: int = 5, # seconds to wait for a remote server
                       ) -> str:
@@ -87,7 +90,7 @@ def run_params(config: TrainConfig) -> dict:
     d.update({f"loss_{k}": v for k, v in loss_params(config.loss, **config.loss_params).items() if k != "loss"})
     return d
 
-# %% ../nbs/10_tracking.ipynb #11fe9715
+# %% ../nbs/10_tracking.ipynb #0bde83c8
 class MlflowEpochLogger(tf.keras.callbacks.Callback):
     "Log Keras' epoch metrics (loss, miou, val_loss, val_miou) to the active MLflow run, step = epoch."
     def on_epoch_end(self, epoch, logs=None):
@@ -95,6 +98,7 @@ class MlflowEpochLogger(tf.keras.callbacks.Callback):
         if mlflow.active_run() is None or not logs: return
         mlflow.log_metrics({k: float(v) for k, v in logs.items() if np.ndim(v) == 0 and np.isfinite(v)}, step=epoch)
 
+# %% ../nbs/10_tracking.ipynb #51517540
 def log_result(row: dict, # flat result row (numbers are logged as `eval_<name>`)
                status: str, # "finished" or "failed" (a failed run ends as FAILED)
                files=(), # files to log as artifacts; a `.keras` is logged as the MLflow Model `model` (`log_model`)
@@ -111,7 +115,7 @@ def log_result(row: dict, # flat result row (numbers are logged as `eval_<name>`
         elif f.exists(): mlflow.log_artifact(str(f))
     if status == "failed": mlflow.end_run(status="FAILED")
 
-# %% ../nbs/10_tracking.ipynb #f8d54288
+# %% ../nbs/10_tracking.ipynb #d24ed0ef
 MODEL_ARTIFACT = "model"                 # name of a run's MLflow Model: runs:/<run_id>/model
 PYFUNC_LOADER = "p8seg.inference"        # the module whose `_load_pyfunc` MLflow calls to load it
 MODEL_FILES = ("run.json", "history.csv") # files next to the `.keras` that travel with it
@@ -123,12 +127,14 @@ def model_signature():
     return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1, 3))]),
                           outputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, -1))]))
 
+# %% ../nbs/10_tracking.ipynb #07dcd043
 def input_example() -> np.ndarray:
     "One tiny photo (1, 8, 16, 3): sky over road."
     photo = np.empty((1, 8, 16, 3), np.uint8)
     photo[:, :4], photo[:, 4:] = (70, 130, 180), (128, 64, 128)
     return photo
 
+# %% ../nbs/10_tracking.ipynb #6782bda5
 def model_requirements() -> list:
     "pip requirements of a logged model: p8seg, TensorFlow and tf_keras at their installed versions."
     from importlib.metadata import version, PackageNotFoundError
@@ -137,6 +143,7 @@ def model_requirements() -> list:
         except PackageNotFoundError: return name
     return [pinned(n) for n in ("p8seg", "tensorflow", "tf_keras")]
 
+# %% ../nbs/10_tracking.ipynb #1817592c
 def log_model(model_file, # the run's `.keras`; `MODEL_FILES` next to it go with it
              ) -> str: # the logged model's URI (`models:/<model_id>`)
     "Log a saved model to the active MLflow run as the MLflow Model `model` (pyfunc: photos in, category masks out)."
@@ -180,11 +187,12 @@ def register_model(run_id: str, # the run whose MLflow Model `model` is register
     client.set_registered_model_alias(name, alias, version.version)
     return client.get_model_version(name, version.version)
 
-# %% ../nbs/10_tracking.ipynb #71aaba38
+# %% ../nbs/10_tracking.ipynb #90dd7eee
 def comparison_id(config: TrainConfig) -> str:
     "A 12-hex-digit digest of the resolved output folder: what makes two comparisons the same (MLflow tag)."
     return hashlib.sha256(str(Path(config.out).resolve()).encode()).hexdigest()[:12]
 
+# %% ../nbs/10_tracking.ipynb #2e1422df
 def end_stale_runs(config: TrainConfig, # `out` and `experiment` name the comparison; MLflow set up by `setup_mlflow`
                    status: str = "KILLED", # MLflow status given to the stale runs
                   ) -> list: # ids of the runs ended

@@ -218,3 +218,30 @@ def test_a_second_comparison_on_a_busy_folder_is_refused(data, tmp_path):
         assert "\n" not in line and f"in use by process {first.pid}" in line and "started" in line, second.stderr
     finally:
         first.kill(); first.wait()
+
+
+RENDERED = {   # the committed comparisons and the settings of the command their results.md names
+    "demo": (dict(data="synthetic", img_size="64x128", epochs=8, batch_size=8, learning_rate=1e-3, score_every=2), [0]),
+    "camvid": (dict(data="../shared/data/camvid", unseen="0006R0", img_size="96x128", batch_size=8, learning_rate=1e-3,
+                    epochs=12), [0, 1, 2])}
+
+
+@pytest.mark.parametrize("name", list(RENDERED))
+def test_committed_comparison_renders_byte_equal(name, tmp_path, monkeypatch, request):
+    "`write_outputs` on a copy of a committed comparison writes its results.md, results.csv and runs.csv byte for byte."
+    import shutil
+    from p8seg.compare import write_outputs, sample_indices
+    from p8seg.data import load_split
+    from p8seg.synth import resolve_data
+    kw, seeds = RENDERED[name]
+    if kw["data"] != "synthetic":          # the command names ../shared/data/camvid: give the copy that neighbour
+        (tmp_path / "shared" / "data").mkdir(parents=True)
+        (tmp_path / "shared" / "data" / "camvid").symlink_to(request.getfixturevalue("camvid_root"))
+    shutil.copytree(REPO / "results" / name, tmp_path / "wt" / "results" / name,
+                    ignore=shutil.ignore_patterns("*.keras", "*.tflite", "backup*", "mlflow.db", "mlartifacts"))
+    monkeypatch.chdir(tmp_path / "wt")
+    config = TrainConfig(out=f"results/{name}", **kw)
+    root = resolve_data(config.data)
+    write_outputs(config, LOSS_NAMES, seeds, root, sample_indices(len(load_split(root, "val", config.img_size)[0]), 4))
+    for f in ("results.md", "results.csv", "runs.csv"):
+        assert (tmp_path / "wt" / "results" / name / f).read_bytes() == (REPO / "results" / name / f).read_bytes(), f
