@@ -47,6 +47,34 @@ RECIPES = {
                                    ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25",
                                     "--ignore-void", "--loss", "focal_tversky"]),
 }
+# The pretrained rows (issue 27): EfficientNet-Lite encoders from ImageNet, fine-tuned. Their base: the FPN-lite head on
+# Lite0, 192x256, 30 epochs, cosine decay, augmentation with random scale 0.25, void out of the loss, focal_tversky.
+LITE = ["--arch", "fpn_lite", "--backbone", "efficientnet_lite0", "--encoder-weights", "imagenet", "--img-size", "192x256",
+        "--epochs", "30", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25", "--ignore-void", "--loss", "focal_tversky"]
+def _lite(*changes):
+    "LITE with some of its options replaced (pairs `--option value`; a lone flag is added)."
+    out, i = list(LITE), 0
+    while i < len(changes):
+        flag = changes[i]
+        takes_value = i + 1 < len(changes) and not changes[i + 1].startswith("--")
+        if flag in out:
+            j = out.index(flag)
+            if takes_value: out[j + 1] = changes[i + 1]
+        else: out += [flag, changes[i + 1]] if takes_value else [flag]
+        i += 2 if takes_value else 1
+    return out
+RECIPES.update({
+    "lite0_fpn_192x256": ("pretrained: FPN-lite on EfficientNet-Lite0 (ImageNet), 192x256, 30 epochs, cosine, augmentation + "
+                          "random scale 0.25, --ignore-void, focal_tversky", _lite()),
+    "lite0_fpn_192x256_total": ("lite0_fpn_192x256 with the loss total (cross-entropy + 3 Dice)", _lite("--loss", "total")),
+    "lite0_lraspp_192x256": ("lite0_fpn_192x256 with the LR-ASPP head", _lite("--arch", "lraspp")),
+    "lite0_fpn_192x256_elr01": ("lite0_fpn_192x256 with the encoder at a tenth of the learning rate",
+                                _lite("--encoder-lr", "0.1")),
+    "lite0_fpn_192x256_frozenbn": ("lite0_fpn_192x256 with the encoder's BatchNorm frozen (ImageNet statistics)",
+                                   _lite("--freeze-bn")),
+    "lite0_fpn_288x384": ("lite0_fpn_192x256 at 288x384", _lite("--img-size", "288x384")),
+    "lite2_fpn_192x256": ("lite0_fpn_192x256 on EfficientNet-Lite2", _lite("--backbone", "efficientnet_lite2")),
+})
 
 
 def command(name, data, work, unseen=True) -> list:
