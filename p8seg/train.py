@@ -18,7 +18,7 @@ from .synth import resolve_data
 from .data import load_split, arrays_dataset, compute_class_weights, steps_per_epoch
 from .losses import get_loss, CUSTOM_OBJECTS
 from .metrics import ArgmaxMeanIoU, evaluate_scores
-from .models import build_model, reestimate_bn_stats, CUSTOM_OBJECTS as MODEL_OBJECTS
+from .models import build_model, reestimate_bn_stats, bn_layers, encoder_of, CUSTOM_OBJECTS as MODEL_OBJECTS
 from .distribute import get_strategy, mixed_precision, strategy_params, is_chief, replica_batch_size, raise_lost_worker
 from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 
@@ -26,7 +26,7 @@ from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 __all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'run_dir_of', 'set_seed', 'op_determinism', 'data_root', 'check_data',
            'holdout_split', 'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'result_key',
            'RunBackup', 'save_backup', 'load_backup', 'restore_backup', 'delete_backup', 'weights_digest',
-           'learning_rate', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
+           'learning_rate', 'ScaledAdam', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -217,7 +217,7 @@ class NaNGuard(tf.keras.callbacks.TerminateOnNaN):
 
 # %% ../nbs/11_train.ipynb #c0c0f3b4
 _NOT_RESULT_FIELDS = ("verbose", "tracking_uri", "experiment", "out")
-_LATER_FIELDS = {"ignore_void": False}   # fields added after results were committed: left out at this value
+_LATER_FIELDS = {"ignore_void": False, "encoder_lr": 1.0, "freeze_bn": False}   # added after results were committed: left out at these values
 
 def result_key(config: TrainConfig) -> dict:
     "The part of a config that determines a run's numbers (JSON-normalised); a later field at its old behaviour is left out."
@@ -273,7 +273,7 @@ def delete_backup(run_dir):
     "Remove a run's backup (the run finished)."
     for name in ("backup", "backup.old"): shutil.rmtree(Path(run_dir) / name, ignore_errors=True)
 
-# %% ../nbs/11_train.ipynb #d0fb8be1
+# %% ../nbs/11_train.ipynb #106d83b2
 def weights_digest(model) -> str:
     "A 12-hex-digit SHA-256 digest of all the weights of `model`."
     h = hashlib.sha256()
@@ -290,6 +290,20 @@ def learning_rate(config: TrainConfig, # learning_rate, lr_schedule, warmup_epoc
     return tf.keras.optimizers.schedules.CosineDecay(config.learning_rate / 10, total - warm,
                                                      warmup_target=config.learning_rate, warmup_steps=warm)
 
+class ScaledAdam(tf.keras.optimizers.Adam):
+    "Adam whose steps on `scaled_variables` are multiplied by `scale` (an encoder's learning rate as a fraction)."
+    def __init__(self, learning_rate=0.001, scaled_variables=(), scale: float = 1.0, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.scale, self._scaled = float(scale), {self._var_key(v) for v in scaled_variables}
+
+    def update_step(self, gradient, variable):
+        if self.scale == 1.0 or self._var_key(variable) not in self._scaled: return super().update_step(gradient, variable)
+        before = tf.identity(variable)   # Adam's step is linear in the learning rate: scale the step it took
+        super().update_step(gradient, variable)
+        variable.assign(before + self.scale * (variable - before))
+
+
+# %% ../nbs/11_train.ipynb #8894ab86
 def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_masks=None, steps: int = 1):
     "Model, optimizer, loss and metric created inside the strategy's scope."
     replica_batch_size(config.batch_size, strategy)   # the global batch must split evenly across replicas
@@ -300,7 +314,11 @@ def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_m
         weights = {}
         if config.class_weights: weights["class_weights"] = [float(w) for w in np.ravel(compute_class_weights(train_masks))]
         if config.ignore_void: weights["ignore_void"] = True
-        model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate(config, steps)),
+        encoder = encoder_of(model) if config.encoder_lr != 1.0 or config.freeze_bn else None
+        if config.freeze_bn:
+            for layer in bn_layers(encoder): layer.trainable = False
+        scaled = encoder.trainable_variables if encoder is not None and config.encoder_lr != 1.0 else ()
+        model.compile(optimizer=ScaledAdam(learning_rate(config, steps), scaled_variables=scaled, scale=config.encoder_lr),
                       loss=get_loss(config.loss, **config.loss_params, **weights),
                       metrics=[ArgmaxMeanIoU(n_classes=N_CATEGORIES, name="miou")])
     return model
