@@ -1,4 +1,4 @@
-"""The shape figures of issue 26, from the notebooks and the package (reproducible):
+"""The shape of the source, from the notebooks and the package (reproducible figures):
 
     python tools/cells.py            # export cells' lines (median, 90th percentile, longest), share with 3+ defs,
                                      # functions over 45 lines, the largest cells
@@ -57,4 +57,5 @@ def report(top=8):
     for nb, src, n, d in sorted(cells, key=lambda c: -c[2])[:top]: print(f"  {nb}: {n} lines, {d} defs ({', '.join(top_defs(src)[:4])})")
 
 if __name__ == "__main__":
+    import signal; signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # quiet under `| head`
     report(*map(int, sys.argv[1:2]))
