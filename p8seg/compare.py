@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
-import tensorflow as tf
 import pandas as pd
 from .config import TrainConfig, P8segError, LOSS_NAMES
 from .synth import SYNTHETIC
@@ -17,7 +16,7 @@ from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .data import load_split
 from .metrics import confusion_matrix, scores_from_confusion, predict_categories
 from .models import build_model
-from .distribute import get_strategy, worker_role, WorkerRole
+from .distribute import get_strategy, worker_role, WorkerRole, chief_flags, check_same_start
 from .sources import detect_source
 from .tracking import setup_mlflow, end_stale_runs, comparison_id, tracking_uri_of, log_model, register_model, CHAMPION
 from .files import write_json_atomic
@@ -27,9 +26,9 @@ from .stats import paired_bootstrap, category_winners
 from .report import results_markdown, unseen_stats  # unseen_stats: also read from here by benchmarks/conclusion.py
 
 # %% auto #0
-__all__ = ['OUTPUT_FILES', 'ComparePlan', 'compare_losses', 'initial_digest', 'initial_weights', 'chief_flags',
-           'check_same_start', 'result_path', 'save_result', 'load_result', 'sample_indices', 'majority_baseline',
-           'registered_name', 'champion_row', 'register_champion', 'loss_stacks', 'results_table', 'write_outputs']
+__all__ = ['OUTPUT_FILES', 'ComparePlan', 'compare_losses', 'initial_digest', 'initial_weights', 'result_path', 'save_result',
+           'load_result', 'sample_indices', 'majority_baseline', 'registered_name', 'champion_row', 'register_champion',
+           'loss_stacks', 'results_table', 'write_outputs']
 
 # %% ../nbs/13_compare.ipynb #cad106c9
 def _check_losses(losses) -> list:
@@ -98,35 +97,6 @@ def initial_weights(config: TrainConfig, # arch, backbone, encoder_weights, img_
     model.save_weights(str(tmp)); os.replace(tmp, path)
     write_json_atomic(meta_path, {"settings": meta, "digest": weights_digest(model)})
     return path
-
-# %% ../nbs/13_compare.ipynb #7d9c1e07
-def _sum_over_workers(strategy, values) -> np.ndarray:
-    "Element-wise sum of every worker's `values` under a multi-worker `strategy` (`values` itself otherwise)."
-    values = np.asarray(values, np.float32)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy): return values.astype(np.float64)
-    n_local = len(strategy.extended.worker_devices)     # every local replica adds its share
-    per_replica = strategy.run(tf.function(lambda: tf.constant(values / n_local)))
-    return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None), np.float64)
-
-# %% ../nbs/13_compare.ipynb #6b49da2f
-def chief_flags(role: WorkerRole, # this process's role in the comparison (`p8seg.distribute.worker_role`)
-                flags, # booleans, as computed by this worker
-               ) -> list: # the chief's booleans, on every worker
-    "The chief's `flags` on every worker (e.g. which runs are already finished in the chief's folder)."
-    mine = [bool(f) and role.chief for f in flags]
-    return [bool(round(v)) for v in _sum_over_workers(role.strategy, mine)]
-
-# %% ../nbs/13_compare.ipynb #52dcb5f9
-def check_same_start(strategy, # the comparison's strategy
-                     digest: str, # this worker's `initial_digest`
-                    ):
-    "Raise `RuntimeError` on every worker if the workers' initial weights differ."
-    chunks = [int(digest[i:i + 2], 16) for i in range(0, len(digest), 2)]   # < 256: exact in float32
-    total = _sum_over_workers(strategy, [1, *chunks, *(c * c for c in chunks)])
-    n, sums, squares = total[0], total[1:1 + len(chunks)], total[1 + len(chunks):]
-    if np.any(sums ** 2 != n * squares):   # (sum x)^2 = n sum x^2 only when every worker has the same x
-        raise RuntimeError(f"the {n:.0f} workers built different initial weights (digest {digest} here): run the same "
-                           "p8seg and TensorFlow versions with the same --seed, --arch and --img-size on every worker")
 
 # %% ../nbs/13_compare.ipynb #37da6d62
 def result_path(config: TrainConfig) -> Path:

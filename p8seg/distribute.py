@@ -14,8 +14,9 @@ import tensorflow as tf
 
 # %% auto #0
 __all__ = ['DEFAULT_COLLECTIVE_TIMEOUT', 'split_cpu', 'parse_tf_config', 'resolve_collective_timeout', 'get_strategy',
-           'replica_batch_size', 'strategy_params', 'is_chief', 'WorkerRole', 'worker_role', 'one_step_check',
-           'mixed_precision', 'WorkerLostError', 'lost_worker_error', 'raise_lost_worker']
+           'replica_batch_size', 'strategy_params', 'is_chief', 'WorkerRole', 'worker_role', 'chief_flags',
+           'check_same_start', 'one_step_check', 'mixed_precision', 'WorkerLostError', 'lost_worker_error',
+           'raise_lost_worker']
 
 # %% ../nbs/09_distribute.ipynb #c80042a4
 def split_cpu(n: int = 2, # number of logical CPU devices to create
@@ -165,6 +166,35 @@ def worker_role(strategy, # the run's strategy (`get_strategy`)
         with tempfile.TemporaryDirectory(prefix="p8seg-worker-") as tmp: yield WorkerRole(strategy, False, tmp)
     else:
         with folder_lock(out): yield WorkerRole(strategy, True, out)
+
+# %% ../nbs/09_distribute.ipynb #7d9c1e07
+def _sum_over_workers(strategy, values) -> np.ndarray:
+    "Element-wise sum of every worker's `values` under a multi-worker `strategy` (`values` itself otherwise)."
+    values = np.asarray(values, np.float32)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy): return values.astype(np.float64)
+    n_local = len(strategy.extended.worker_devices)     # every local replica adds its share
+    per_replica = strategy.run(tf.function(lambda: tf.constant(values / n_local)))
+    return np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None), np.float64)
+
+# %% ../nbs/09_distribute.ipynb #6b49da2f
+def chief_flags(role: WorkerRole, # this process's role in the run (`worker_role`)
+                flags, # booleans, as computed by this worker
+               ) -> list: # the chief's booleans, on every worker
+    "The chief's `flags` on every worker (e.g. which runs are already finished in the chief's folder)."
+    mine = [bool(f) and role.chief for f in flags]
+    return [bool(round(v)) for v in _sum_over_workers(role.strategy, mine)]
+
+# %% ../nbs/09_distribute.ipynb #52dcb5f9
+def check_same_start(strategy, # the run's strategy
+                     digest: str, # this worker's `initial_digest`
+                    ):
+    "Raise `RuntimeError` on every worker if the workers' initial weights differ."
+    chunks = [int(digest[i:i + 2], 16) for i in range(0, len(digest), 2)]   # < 256: exact in float32
+    total = _sum_over_workers(strategy, [1, *chunks, *(c * c for c in chunks)])
+    n, sums, squares = total[0], total[1:1 + len(chunks)], total[1 + len(chunks):]
+    if np.any(sums ** 2 != n * squares):   # (sum x)^2 = n sum x^2 only when every worker has the same x
+        raise RuntimeError(f"the {n:.0f} workers built different initial weights (digest {digest} here): run the same "
+                           "p8seg and TensorFlow versions with the same --seed, --arch and --img-size on every worker")
 
 # %% ../nbs/09_distribute.ipynb #841789b2
 def _tiny_net(input_size=(16, 16, 3), n_classes=8):
