@@ -14,9 +14,13 @@ then the next round), so a load spike from other processes hits every variant al
 both get `--threads` CPU threads (default 2: the embedded target). int8 is calibrated on noise images (the
 calibration changes the ranges, not the amount of work). GFLOPs per frame come from TensorFlow's profiler on
 the frozen Keras graph (2 FLOPs per multiply-add; ops it has no count for, such as resizes, count 0).
-On a busy machine (load average above half the CPUs, reported before and after, with this process's niceness)
-medians are inflated: compare the ratios and the min column rather than absolute medians. `--json` writes the rows
-(for `benchmarks/frontier.py`).
+The header reports the load average (1 min) before and after, the CPU time other processes took during the run
+(from /proc/stat: all CPUs' busy time less this process's own, over the wall time) and this process's niceness. The
+machine counts as busy when other processes took more than a tenth of the CPUs on average (where /proc/stat is
+missing: a load average above half the CPUs before or after; the load average itself is no test here, since this
+run's own `--threads` threads raise it to about 2). A busy machine or a niceness above 0 gives a WARNING line: those
+medians are inflated, a warning and not a result (ratios and the min column suffer least). `--json` writes the rows
+and that record of the machine (for `benchmarks/frontier.py`).
 """
 import argparse, json, os, shlex, sys, tempfile, time
 from pathlib import Path
@@ -55,6 +59,30 @@ def parse_args(argv=None):
     if not args.sizes: p.error("--sizes is empty")
     if args.warmup < 0: p.error("--warmup must be >= 0")
     return args
+
+
+def cpu_busy_seconds():
+    "Busy CPU seconds of all CPUs together since boot (/proc/stat: user .. steal), or None where there is no /proc/stat."
+    try: fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError): return None
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
+def machine_state(cpus, load, niceness, others):
+    """The machine's record and its WARNING lines: `load` the 1-min load average (before, after), `others` the CPUs
+    other processes used on average during the run (None: unknown, then the load average decides)."""
+    busy = others > 0.1 * cpus if others is not None else max(load) > 0.5 * cpus
+    warnings = []
+    if busy:
+        why = (f"other processes used {others:.2f} CPUs on average during the run, more than a tenth of the {cpus}"
+               if others is not None else f"load average above half the {cpus} CPUs")
+        warnings.append(f"WARNING: the machine is busy ({why}): absolute times are inflated, a warning and not a "
+                        "result (ratios and the min column suffer least)")
+    if niceness > 0:
+        warnings.append(f"WARNING: niceness {niceness} (above 0): other work ran first; the times are a warning and not a result")
+    record = {"cpus": cpus, "load_before": load[0], "load_after": load[1], "others_cpus": others, "niceness": niceness,
+              "busy": busy, "result": not busy and niceness <= 0}
+    return record, warnings
 
 
 def padded_size(size, divisor):
@@ -159,7 +187,7 @@ def main(argv=None):
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from p8seg.config import INPUT_DIVISOR
     cpus = os.cpu_count() or 1
-    load_before = os.getloadavg()
+    load_before, busy_before, own_before = os.getloadavg(), cpu_busy_seconds(), sum(os.times()[:2])
     rows, notes = [], []
     tmp = Path(tempfile.mkdtemp(prefix="bench_deploy_"))
     start = time.time()
@@ -172,16 +200,16 @@ def main(argv=None):
             print(f"... {arch} {size[0]}x{size[1]}", file=sys.stderr, flush=True)
             for row in bench_one(arch, size, args, tmp):
                 row["asked"] = tuple(asked); rows.append(row)
-    load_after = os.getloadavg()
-    busy = max(load_before[0], load_after[0]) > 0.5 * cpus
+    load_after, busy_after, own_after, wall = os.getloadavg(), cpu_busy_seconds(), sum(os.times()[:2]), time.time() - start
+    others = (None if busy_before is None or busy_after is None else
+              max(0.0, (busy_after - busy_before - (own_after - own_before)) / max(wall, 1e-9)))
+    machine, warnings = machine_state(cpus, (load_before[0], load_after[0]), os.nice(0), others)
     header = (f"{len(args.archs)} architectures x {len(args.sizes)} sizes, untrained, batch of 1, threads={args.threads}, "
               f"{args.runs} timed interleaved rounds after {args.warmup} warm-up, TF {tf.__version__}, LiteRT "
               f"{__import__('ai_edge_litert').__version__}, {cpus} CPUs visible, load average (1 min) "
-              f"{load_before[0]:.1f} -> {load_after[0]:.1f}, niceness {os.nice(0)}, {time.time() - start:.0f} s")
-    lines = [header]
-    if busy:
-        lines.append("WARNING: the machine is busy (load average above half the CPUs): absolute times are inflated; "
-                     "compare ratios and the min column rather than medians")
+              f"{load_before[0]:.1f} -> {load_after[0]:.1f}, other processes "
+              f"{'unknown' if others is None else f'{others:.2f}'} CPUs, niceness {os.nice(0)}, {wall:.0f} s")
+    lines = [header, *warnings]
     table = [list(COLUMNS)] + [format_row(r, r["asked"]) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
     text = [("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))) for row in table]
@@ -200,7 +228,7 @@ def main(argv=None):
         Path(args.out).write_text("\n".join(md) + "\n")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"written_by": command, "header": lines, "rows": rows}, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({"written_by": command, "header": lines, "machine": machine, "rows": rows}, indent=1) + "\n")
     return rows
 
 

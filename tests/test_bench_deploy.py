@@ -1,5 +1,5 @@
-"`benchmarks/bench_deploy.py` in its tiny mode: every architecture x size x variant row, the goals, the markdown file."
-import re, subprocess, sys
+"`benchmarks/bench_deploy.py` in its tiny mode: every architecture x size x variant row, the goals, the markdown file; its record of the machine."
+import json, re, subprocess, sys
 
 from conftest import REPO, subprocess_env
 
@@ -19,7 +19,8 @@ def test_bench_deploy_tiny(tmp_path):
         for variant in VARIANTS:
             row = rf"^{arch} +32x64 +{variant} +{num} +{num} +{num} +{num} +{num}x +{num} +{num}$"
             assert re.search(row, r.stdout, re.M), (arch, variant, r.stdout)
-    assert re.search(r"load average \(1 min\) \d+\.\d -> \d+\.\d", r.stdout), r.stdout
+    assert re.search(r"load average \(1 min\) \d+\.\d -> \d+\.\d, other processes \d+\.\d\d CPUs, niceness \d+, ",
+                     r.stdout), r.stdout
     assert re.search(r"goal 'int8 file <= 1/3 of fp32': (NOT )?MET", r.stdout), r.stdout
     for arch in ("unet_mini", "lraspp_mobilenetv3"):
         assert re.search(rf"goal 'int8 >= 2x Keras at every size: {arch}': (NOT )?MET", r.stdout), r.stdout
@@ -41,3 +42,25 @@ def test_bench_deploy_refused_size_is_padded(tmp_path):
                        env=subprocess_env())
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.strip() == "(368, 480) (384, 480) (360, 480) (32, 32) (32, 48)", r.stdout
+
+
+def test_machine_state():
+    """Busy is other processes' CPU use during the run, not the load average (its own 2 threads raise that to about 2 on
+    2 CPUs); without /proc/stat the load average decides; a niceness above 0 is a warning too."""
+    code = ("import sys, json; sys.path.insert(0, 'benchmarks'); import bench_deploy as b; "
+            "print(json.dumps([b.machine_state(2, (6.0, 7.0), 19, 1.734), b.machine_state(2, (0.1, 1.9), 0, 0.02), "
+            "b.machine_state(2, (1.2, 0.3), 0, None), b.machine_state(16, (0.5, 2.0), 0, 1.5)]))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                       env=subprocess_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    (busy, busy_lines), (idle, idle_lines), (unknown, unknown_lines), (big, big_lines) = json.loads(r.stdout)
+    assert busy == {"cpus": 2, "load_before": 6.0, "load_after": 7.0, "others_cpus": 1.734, "niceness": 19, "busy": True,
+                    "result": False}
+    assert busy_lines == [
+        "WARNING: the machine is busy (other processes used 1.73 CPUs on average during the run, more than a tenth of the 2): "
+        "absolute times are inflated, a warning and not a result (ratios and the min column suffer least)",
+        "WARNING: niceness 19 (above 0): other work ran first; the times are a warning and not a result"]
+    assert (idle["busy"], idle["result"], idle_lines) == (False, True, [])
+    assert (unknown["busy"], unknown["result"], unknown["others_cpus"]) == (True, False, None)
+    assert unknown_lines[0].startswith("WARNING: the machine is busy (load average above half the 2 CPUs)")
+    assert (big["busy"], big["result"], big_lines) == (False, True, [])
