@@ -84,7 +84,7 @@ def car_section(car: Path, unet_pick: str) -> tuple:
     n_seeds = int(val["n_seeds"].max())
     runs = len(list(car.glob("runs/*/*/run.json")))
     lines = [f"## The car's network ({network_name(car)}) on CamVid, {n_seeds} seed{'s' if n_seeds > 1 else ''} per loss", "",
-             f"Made by `{written_by(car)}` (`results/camvid_car/`, {runs} runs).", ""]
+             f"Made by `{written_by(car)}` (`{car.parent.name}/{car.name}/`, {runs} runs).", ""]
     if n_seeds < 3:
         lines += [f"With {n_seeds} seed{'s' if n_seeds > 1 else ''} the intervals are over images only: the seed's own "
                   "spread is not in them yet (the three-seed comparison resumes with `--seeds 0,1,2`).", ""]
@@ -114,7 +114,7 @@ def main(argv=None):
     n_seeds = int(val["n_seeds"].max())
     pick, why = car_choice(val, new)
     car_part, car_pick = car_section(car, pick) if (car / "results.csv").exists() else ([], None)
-    lines = ["<!-- Written by `python benchmarks/conclusion.py` from results/camvid, results/camvid_car (when there), "
+    lines = ["<!-- Written by `python benchmarks/conclusion.py` from results/camvid, the car's comparison camvid_car (when there), "
              "results/demo and results/camvid_best: do not edit. -->", "# Which loss should the car's vision use?", "",
              "**The car's loss** is the one with the highest mIoU on the unseen streets; "
              "when several are tied there, the one among them with the highest val mIoU. The rule is applied to each "

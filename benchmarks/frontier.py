@@ -58,7 +58,7 @@ NETWORKS = {
     "lraspp_mobilenetv3": ("lraspp_mobilenetv3", []),
     # the one departure from the recipe: the stride-16 encoder sees 6x8 cells of a 96x128 frame; trained at 192x256
     "lraspp_mobilenetv3_minimalistic_192x256": ("lraspp_mobilenetv3_minimalistic", ["--img-size", "192x256"]),
-    # the pretrained networks (issue 27): trained by their rows of benchmarks/recipe.py only (REUSED)
+    # the pretrained networks: trained by their rows of benchmarks/recipe.py only (REUSED)
     "fpn_lite_lite0": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),
     "lraspp_lite0": ("lraspp", ["--backbone", "efficientnet_lite0"]),
     "fpn_lite_lite2": ("fpn_lite", ["--backbone", "efficientnet_lite2"]),

@@ -47,7 +47,7 @@ RECIPES = {
                                    ["--img-size", "128x160", "--epochs", "60", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25",
                                     "--ignore-void", "--loss", "focal_tversky"]),
 }
-# The pretrained rows (issue 27): EfficientNet-Lite encoders from ImageNet, fine-tuned. Their base: the FPN-lite head on
+# The pretrained rows: EfficientNet-Lite encoders from ImageNet, fine-tuned. Their base: the FPN-lite head on
 # Lite0, 192x256, 30 epochs, cosine decay, augmentation with random scale 0.25, void out of the loss, focal_tversky.
 LITE = ["--arch", "fpn_lite", "--backbone", "efficientnet_lite0", "--encoder-weights", "imagenet", "--img-size", "192x256",
         "--epochs", "30", "--lr-schedule", "cosine", "--augment", "--random-scale", "0.25", "--ignore-void", "--loss", "focal_tversky"]
@@ -188,7 +188,7 @@ def table():
                   "2 threads: at least 60 fps at 384x480, `results/deploy/frontier.md`). Chosen so far: " +
                   (f"**{max(kept, key=lambda r: r['unseen']['miou'])['name']}**" if kept else "none") +
                   f" ({len(pretrained)} pretrained row(s) finished). Its single-seed figures are read against the seed "
-                  "noise of the car's own five-loss comparison (`results/camvid_car/`) where it exists."]
+                  "noise of the car's own five-loss comparison once it has run."]
     records = scratch
     if records:
         floor = VAL_FLOOR

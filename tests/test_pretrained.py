@@ -56,3 +56,11 @@ def test_unknown_variant_is_one_line():
     with pytest.raises(ValueError) as e:
         build_model("fpn_lite", backbone="efficientnet_lite7", input_size=(64, 96, 3))
     assert "efficientnet_lite0, efficientnet_lite1, efficientnet_lite2" in one_line(e)
+
+
+def test_no_torch_anywhere():
+    "Building a pretrained network reads the weights without importing torch (nothing in p8seg imports it)."
+    r = run_python("import sys; from p8seg.models import build_model; "
+                   "build_model('lraspp', input_size=(64, 96, 3), encoder_weights='imagenet'); "
+                   "import p8seg.train, p8seg.serve, p8seg.export; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr[-1000:]
