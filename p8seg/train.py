@@ -11,7 +11,7 @@ import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras 
 import numpy as np
 import tensorflow as tf
 from .config import TrainConfig, P8segError, shown_path
-from .files import folder_lock, write_json_atomic, json_default
+from .files import write_json_atomic, json_default
 from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .sources import detect_source, load_file_paths, frame_group, split_by_groups
 from .synth import resolve_data
@@ -19,14 +19,14 @@ from .data import load_split, arrays_dataset, compute_class_weights, steps_per_e
 from .losses import get_loss, CUSTOM_OBJECTS
 from .metrics import ArgmaxMeanIoU, evaluate_scores
 from .models import build_model, reestimate_bn_stats, bn_layers, encoder_of, CUSTOM_OBJECTS as MODEL_OBJECTS
-from .distribute import get_strategy, mixed_precision, strategy_params, is_chief, replica_batch_size, raise_lost_worker
+from .distribute import get_strategy, mixed_precision, strategy_params, worker_role, WorkerRole, replica_batch_size, raise_lost_worker
 from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 
 # %% auto #0
 __all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'run_dir_of', 'set_seed', 'op_determinism', 'data_root', 'check_data',
            'holdout_split', 'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'result_key',
            'RunBackup', 'save_backup', 'load_backup', 'restore_backup', 'delete_backup', 'weights_digest',
-           'learning_rate', 'ScaledAdam', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
+           'learning_rate', 'ScaledAdam', 'RunPlan', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -38,13 +38,13 @@ def train(config: TrainConfig, # what to train and how
     config.validate()
     strategy = get_strategy(config.strategy)  # first: 'multiworker' must exist before TensorFlow runs any other op
     root = check_data(config)
-    if not is_chief(strategy):                # a non-chief worker writes nothing to the user's folders
-        with tempfile.TemporaryDirectory(prefix="p8seg-worker-") as tmp:
-            result = _isolated_run(config.replace(out=tmp), root, initial_weights, False, strategy)
-        return dataclasses.replace(result, config=config, chief=False)
-    with folder_lock(config.out):
+    with worker_role(strategy, config.out) as role:   # a worker other than the chief writes into a temporary folder
+        if not role.chief:
+            result = _isolated_run(RunPlan(config.replace(out=role.out), root, initial_weights, False), role)
+            return dataclasses.replace(result, config=config, chief=False)
         if mlflow_logging and mlflow.active_run() is None: setup_mlflow(config)
-        return _isolated_run(config, root, initial_weights, mlflow_logging, strategy)
+        return _isolated_run(RunPlan(config, root, initial_weights, mlflow_logging), role)
+
 
 # %% ../nbs/11_train.ipynb #ac179076
 @dataclass
@@ -323,13 +323,25 @@ def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_m
                       metrics=[ArgmaxMeanIoU(n_classes=N_CATEGORIES, name="miou")])
     return model
 
-# %% ../nbs/11_train.ipynb #3819395e
-def _isolated_run(config, root, initial_weights, mlflow_logging, strategy):
-    "`_train` with op determinism and the dtype policy set for the run only."
-    run_dir = run_dir_of(config); run_dir.mkdir(parents=True, exist_ok=True)
-    with op_determinism(config.deterministic), mixed_precision(config.mixed_precision), raise_lost_worker():
-        return _train(config, root, initial_weights, mlflow_logging, run_dir, strategy)   # a lost worker: WorkerLostError
+# %% ../nbs/11_train.ipynb #8d552cef
+@dataclass
+class RunPlan:
+    "What one training run needs besides its worker role: its settings, its data folder, its start, whether it logs."
+    config: TrainConfig # the run's settings (`out`: the folder this process writes)
+    root: Path # the data folder (`check_data`)
+    initial_weights: object = None # weights file to start from, or None (the model's own initialisation)
+    mlflow_logging: bool = True # log the run to MLflow (never asked of a worker other than the chief)
 
+
+# %% ../nbs/11_train.ipynb #23ce2314
+def _isolated_run(plan: RunPlan, role: WorkerRole):
+    "`_train` with op determinism and the dtype policy set for the run only."
+    run_dir = run_dir_of(plan.config); run_dir.mkdir(parents=True, exist_ok=True)
+    with op_determinism(plan.config.deterministic), mixed_precision(plan.config.mixed_precision), raise_lost_worker():
+        return _train(plan, role, run_dir)   # a lost worker: WorkerLostError
+
+
+# %% ../nbs/11_train.ipynb #ae3180b5
 def _mlflow_run(config, run_id, enabled):
     "The MLflow run of a training run: a new child of the active run, or the interrupted run resumed."
     import mlflow
@@ -338,20 +350,44 @@ def _mlflow_run(config, run_id, enabled):
     return mlflow.start_run(run_name=f"{config.loss} seed {config.seed}", nested=mlflow.active_run() is not None,
                             tags={"p8seg.kind": "training", "p8seg.loss": config.loss, "p8seg.seed": str(config.seed)})
 
-def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
+
+# %% ../nbs/11_train.ipynb #5e38ca28
+def _save_reported(model, # the trained model (after its last epoch)
+                   run_dir: Path, # the run's folder
+                   epoch_rule: str, # "last": this model; "holdout": `best.keras`, the best held-out epoch
+                  ): # the reported model, reloaded from `model.keras`
+    "Save the reported model as `model.keras` (on every worker) and reload it: a plain, local model."
+    if epoch_rule == "last": model.save(run_dir / "model.keras")
+    else: shutil.copy(run_dir / "best.keras", run_dir / "model.keras")
+    return load_model_file(run_dir / "model.keras")   # the reloaded copy is a plain, local model
+
+
+# %% ../nbs/11_train.ipynb #183a63c0
+def _score_reported(plan: RunPlan, model, data: RunData, run_dir: Path, epoch: int) -> tuple:
+    "The chief's scores of the reported model on `val` and the unseen groups ({} without them); writes `run.json`."
+    config, unseen = plan.config, {}
+    scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
+    if data.unseen is not None: unseen = evaluate_scores(model, float_batches(*data.unseen, batch_size=config.batch_size))
+    write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": shown_path(config.data or plan.root),
+                                              "source": detect_source(plan.root).name, "epoch": epoch})
+    return scores, unseen
+
+
+# %% ../nbs/11_train.ipynb #964fc8a0
+def _train(plan: RunPlan, role: WorkerRole, run_dir: Path):
     "Fit (or continue) in lock-step on every worker; the chief picks the reported model, scores `val`, saves and logs."
     import mlflow
+    config, initial_weights, strategy, chief = plan.config, plan.initial_weights, role.strategy, role.chief
     set_seed(config.seed)
     key = {**result_key(config), "initial_weights": str(initial_weights)}
     backup = load_backup(run_dir, key)
     first_epoch = backup["epochs"] if backup else 0
     if backup: print(f"p8seg: resuming {config.loss} (seed {config.seed}) after epoch {first_epoch} from {backup['folder']}")
-    data = run_data(config, root, first_epoch, drop_remainder=strategy.num_replicas_in_sync > 1)
+    data = run_data(config, plan.root, first_epoch, drop_remainder=strategy.num_replicas_in_sync > 1)
     model = _build_compiled(config, strategy, initial_weights, data.train_masks, data.steps)
     digest = weights_digest(model)
     if backup: restore_backup(model, backup)
-    chief = is_chief(strategy)
-    logging = mlflow_logging and chief
+    logging = plan.mlflow_logging and chief
     state = {k: backup[k] for k in ("epochs", "history", "train_time", "bn_time", "run_id")} if backup else \
             {"epochs": 0, "history": {}, "train_time": 0.0, "bn_time": 0.0, "run_id": None}
     scorer, guard = EpochScorer(data, config), NaNGuard()
@@ -371,20 +407,14 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
         # the logged loss is reduced across workers: every worker takes the same decision here
         failed = guard.terminated or not all(np.isfinite(v) for v in history.get("loss", [np.nan]))
         status, scores, unseen, epoch = ("failed", {}, {}, None) if failed else ("finished", {}, {}, reported_epoch(config, history))
-        if not failed:   # every worker saves (a distributed model's save reads its variables collectively) ...
-            if config.epoch_rule == "last": model.save(run_dir / "model.keras")
-            else: shutil.copy(run_dir / "best.keras", run_dir / "model.keras")
-            model = load_model_file(run_dir / "model.keras")   # ... and the reloaded copy is a plain, local model
-        if not failed and chief:
-            scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
-            if data.unseen is not None: unseen = evaluate_scores(model, float_batches(*data.unseen, batch_size=config.batch_size))
-            write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": shown_path(config.data or root),
-                                                      "source": detect_source(root).name, "epoch": epoch})
+        if not failed: model = _save_reported(model, run_dir, config.epoch_rule)   # every worker saves
+        if not failed and chief: scores, unseen = _score_reported(plan, model, data, run_dir, epoch)
         result = TrainResult(config, model, history, status, epoch, state["train_time"], scores, run_dir,
                              state["run_id"], chief, state["bn_time"], unseen)
         if logging: log_result(result.summary(), status, [run_dir / "history.csv", run_dir / "model.keras"])
     delete_backup(run_dir)
     return result
+
 
 # %% ../nbs/11_train.ipynb #35539718
 def reported_epoch(config: TrainConfig, history: dict) -> int:
