@@ -20,15 +20,16 @@ from .distribute import get_strategy, worker_role, WorkerRole, chief_flags, chec
 from .sources import detect_source
 from .tracking import setup_mlflow, end_stale_runs, comparison_id, tracking_uri_of, log_model, register_model, CHAMPION
 from .files import write_json_atomic
-from .train import train, check_data, run_dir_of, result_key, set_seed, weights_digest
+from .train import train, check_data, set_seed
+from .resume import run_dir_of, result_key, weights_digest, result_path, save_result, load_result
 from .plots import plot_miou, plot_learning_curves, plot_category_iou, plot_samples
 from .stats import paired_bootstrap, category_winners
 from .report import results_markdown, unseen_stats  # unseen_stats: also read from here by benchmarks/conclusion.py
 
 # %% auto #0
-__all__ = ['OUTPUT_FILES', 'ComparePlan', 'compare_losses', 'initial_digest', 'initial_weights', 'result_path', 'save_result',
-           'load_result', 'sample_indices', 'majority_baseline', 'registered_name', 'champion_row', 'register_champion',
-           'loss_stacks', 'results_table', 'write_outputs']
+__all__ = ['OUTPUT_FILES', 'ComparePlan', 'compare_losses', 'initial_digest', 'initial_weights', 'sample_indices',
+           'majority_baseline', 'registered_name', 'champion_row', 'register_champion', 'loss_stacks', 'results_table',
+           'write_outputs']
 
 # %% ../nbs/13_compare.ipynb #cad106c9
 def _check_losses(losses) -> list:
@@ -97,31 +98,6 @@ def initial_weights(config: TrainConfig, # arch, backbone, encoder_weights, img_
     model.save_weights(str(tmp)); os.replace(tmp, path)
     write_json_atomic(meta_path, {"settings": meta, "digest": weights_digest(model)})
     return path
-
-# %% ../nbs/13_compare.ipynb #37da6d62
-def result_path(config: TrainConfig) -> Path:
-    "Where the result of `config`'s run (loss, seed) is stored."
-    return run_dir_of(config) / "result.json"
-
-# %% ../nbs/13_compare.ipynb #7c32c2c6
-def save_result(config: TrainConfig, result, key: dict) -> dict:
-    "Store a finished (or failed) run's row, history and per-image matrices; return the stored record."
-    run_dir = run_dir_of(config)
-    for name, scores in (("per_image", result.scores), ("per_image_unseen", result.unseen_scores)):
-        if scores.get("per_image") is None: continue
-        tmp = run_dir / f".{name}.tmp.npy"; np.save(tmp, scores["per_image"]); os.replace(tmp, run_dir / f"{name}.npy")
-    record = {"key": key, "row": {**result.summary(), "run_id": result.run_id}, "history": result.history}
-    write_json_atomic(result_path(config), record)
-    return record
-
-# %% ../nbs/13_compare.ipynb #3f7e12a8
-def load_result(config: TrainConfig, # the run's config
-                key: dict | None = None, # the settings the result must have been made with (default: `result_key(config)`)
-               ) -> dict | None:
-    "The stored result of `config`'s run if it exists and was made with the same settings, else None."
-    try: stored = json.loads(result_path(config).read_text())
-    except (OSError, json.JSONDecodeError): return None
-    return stored if stored.get("key") == (key or result_key(config)) else None
 
 # %% ../nbs/13_compare.ipynb #2be4a783
 def sample_indices(n_images: int, n: int = 4) -> np.ndarray:

@@ -4,14 +4,14 @@
 
 # %% ../nbs/11_train.ipynb #2ff0023a
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, os, shutil, tempfile, time
+import contextlib, dataclasses, json, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
 import tensorflow as tf
 from .config import TrainConfig, P8segError, shown_path
-from .files import write_json_atomic, json_default
+from .files import write_json_atomic
 from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .sources import detect_source, load_file_paths, frame_group, split_by_groups
 from .synth import resolve_data
@@ -21,12 +21,13 @@ from .metrics import ArgmaxMeanIoU, evaluate_scores
 from .models import build_model, reestimate_bn_stats, bn_layers, encoder_of, CUSTOM_OBJECTS as MODEL_OBJECTS
 from .distribute import get_strategy, mixed_precision, strategy_params, worker_role, WorkerRole, replica_batch_size, raise_lost_worker
 from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
+from .resume import (run_dir_of, result_key, weights_digest, RunBackup, start_state, load_backup, restore_backup,
+                          delete_backup)
 
 # %% auto #0
-__all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'run_dir_of', 'set_seed', 'op_determinism', 'data_root', 'check_data',
-           'holdout_split', 'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'result_key',
-           'RunBackup', 'save_backup', 'load_backup', 'restore_backup', 'delete_backup', 'weights_digest',
-           'learning_rate', 'ScaledAdam', 'RunPlan', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
+__all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'set_seed', 'op_determinism', 'data_root', 'check_data', 'holdout_split',
+           'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'learning_rate', 'ScaledAdam', 'RunPlan',
+           'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -79,11 +80,6 @@ class TrainResult:
         row["unseen_miou"] = u.get("miou", nan)
         for name, v in zip(CATEGORY_NAMES, u.get("iou", [nan] * N_CATEGORIES)): row[f"unseen_iou_{name}"] = v
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
-
-# %% ../nbs/11_train.ipynb #06761bdb
-def run_dir_of(config: TrainConfig) -> Path:
-    "The folder of `config`'s run: `<out>/runs/<loss>/seed<seed>`."
-    return Path(config.out) / "runs" / config.loss / f"seed{config.seed}"
 
 # %% ../nbs/11_train.ipynb #3c438c53
 def set_seed(seed: int, # seed for Python, NumPy and TensorFlow
@@ -215,71 +211,7 @@ class NaNGuard(tf.keras.callbacks.TerminateOnNaN):
         if loss is not None and not np.isfinite(float(loss)): self.terminated = True
         super().on_batch_end(batch, logs)
 
-# %% ../nbs/11_train.ipynb #c0c0f3b4
-_NOT_RESULT_FIELDS = ("verbose", "tracking_uri", "experiment", "out")
-_LATER_FIELDS = {"ignore_void": False, "encoder_lr": 1.0, "freeze_bn": False}   # added after results were committed: left out at these values
-
-def result_key(config: TrainConfig) -> dict:
-    "The part of a config that determines a run's numbers (JSON-normalised); a later field at its old behaviour is left out."
-    return json.loads(json.dumps({k: v for k, v in config.to_dict().items() if k not in _NOT_RESULT_FIELDS
-                                  and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}))
-
-def _history_csv(path: Path, history: dict):
-    keys = list(history)
-    rows = ["epoch," + ",".join(keys)] + [",".join([str(e)] + [repr(history[k][e]) for k in keys])
-                                         for e in range(len(history.get("loss", [])))]
-    tmp = path.with_name(f".{path.name}.tmp"); tmp.write_text("\n".join(rows) + "\n"); os.replace(tmp, path)
-
-class RunBackup(tf.keras.callbacks.Callback):
-    "After every epoch: the run's full state to `<run_dir>/backup` (swapped in atomically) and `history.csv`."
-    def __init__(self, run_dir, key: dict, state: dict):
-        super().__init__()
-        self.run_dir, self.key, self.state = Path(run_dir), key, state    # state: epochs, history, train_time, run_id
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        for k, v in (logs or {}).items(): self.state["history"].setdefault(k, []).append(float(v))
-        self.state["epochs"] = epoch + 1
-        now = time.perf_counter(); self.state["train_time"] += now - self.started; self.started = now
-        save_backup(self.run_dir, self.model, {**self.state, "key": self.key})
-        _history_csv(self.run_dir / "history.csv", self.state["history"])
-
-def save_backup(run_dir, model, meta: dict):
-    "Write model + optimizer state and `meta` to `<run_dir>/backup`, replacing the previous backup atomically."
-    run_dir = Path(run_dir); final, old = run_dir / "backup", run_dir / "backup.old"
-    tmp = Path(tempfile.mkdtemp(prefix=".backup-", dir=run_dir))
-    tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(str(tmp / "state"))
-    (tmp / "meta.json").write_text(json.dumps(meta, default=json_default))
-    if final.exists(): final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-def load_backup(run_dir, key: dict) -> dict | None:
-    "The meta of `<run_dir>`'s backup if it exists and was made with the same settings (`key`), else None."
-    run_dir = Path(run_dir)
-    for folder in (run_dir / "backup", run_dir / "backup.old"):         # .old: killed between the two renames
-        try: meta = json.loads((folder / "meta.json").read_text())
-        except (OSError, ValueError): continue
-        if meta.get("key") == key: return {**meta, "folder": str(folder)}
-        print(f"p8seg: ignoring the backup in {folder}: it was made with other settings")
-    return None
-
-def restore_backup(model, meta: dict):
-    "Load the weights and optimizer state of a backup (from `load_backup`) into a compiled `model`."
-    model.optimizer.build(model.trainable_variables)
-    tf.train.Checkpoint(model=model, optimizer=model.optimizer).read(str(Path(meta["folder"]) / "state")).assert_consumed()
-
-def delete_backup(run_dir):
-    "Remove a run's backup (the run finished)."
-    for name in ("backup", "backup.old"): shutil.rmtree(Path(run_dir) / name, ignore_errors=True)
-
 # %% ../nbs/11_train.ipynb #106d83b2
-def weights_digest(model) -> str:
-    "A 12-hex-digit SHA-256 digest of all the weights of `model`."
-    h = hashlib.sha256()
-    for w in model.get_weights(): h.update(np.ascontiguousarray(w).tobytes())
-    return h.hexdigest()[:12]
-
 def learning_rate(config: TrainConfig, # learning_rate, lr_schedule, warmup_epochs, epochs
                   steps: int, # batches per epoch
                  ): # a number, or a `LearningRateSchedule` of the optimizer's step
@@ -388,8 +320,7 @@ def _train(plan: RunPlan, role: WorkerRole, run_dir: Path):
     digest = weights_digest(model)
     if backup: restore_backup(model, backup)
     logging = plan.mlflow_logging and chief
-    state = {k: backup[k] for k in ("epochs", "history", "train_time", "bn_time", "run_id")} if backup else \
-            {"epochs": 0, "history": {}, "train_time": 0.0, "bn_time": 0.0, "run_id": None}
+    state = start_state(backup)
     scorer, guard = EpochScorer(data, config), NaNGuard()
     saver = RunBackup(run_dir, key, state)
     callbacks = [guard, scorer, BestCheckpoint(run_dir, config.epoch_rule, state), saver]

@@ -56,7 +56,7 @@ def test_evaluate_on_real_labels_at_full_resolution(trained, few_frames):
 
 def test_cross_data_set_report(comparison, few_frames, tmp_path):
     "A model trained on synthetic Cityscapes-layout streets (the shared comparison's dice run), scored on CamVid."
-    from p8seg.train import run_dir_of
+    from p8seg.resume import run_dir_of
     config, _, _ = comparison
     model = run_dir_of(config.replace(loss="dice")) / "model.keras"
     r = run_p8seg("evaluate", model, "--data", few_frames, "--out", tmp_path / "ev", "--worst", 1)

@@ -14,7 +14,7 @@ from conftest import REPO, python_command, subprocess_env, run_python, tiny_conf
 from p8seg.synth import make_synthetic_cityscapes
 from p8seg.config import TrainConfig, P8segError, LOSS_NAMES
 from p8seg.compare import compare_losses, OUTPUT_FILES, initial_digest
-from p8seg.train import run_dir_of
+from p8seg.resume import run_dir_of
 
 SIZE = (64, 128)
 

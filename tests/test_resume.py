@@ -11,16 +11,17 @@ from conftest import run_python
 TRAIN = """
 import json, os, signal
 import p8seg.train as T
+import p8seg.resume as R
 from p8seg.config import TrainConfig
 KILL_AFTER = {kill_after}
-original = T.RunBackup.on_epoch_end
+original = R.RunBackup.on_epoch_end
 def kill_after_backup(self, epoch, logs=None):   # a deterministic kill point: right after epoch KILL_AFTER's backup
     original(self, epoch, logs)
     if epoch + 1 == KILL_AFTER: os.kill(os.getpid(), signal.SIGKILL)
-T.RunBackup.on_epoch_end = kill_after_backup
+R.RunBackup.on_epoch_end = kill_after_backup
 r = T.train(TrainConfig(data={data!r}, img_size=(32, 64), batch_size=4, epochs=4, learning_rate=1e-3, loss="tversky",
                         augment=True, score_every=1, out={out!r}, verbose=0))
-print("RESULT " + json.dumps({{"history": r.history, "digest": T.weights_digest(r.model), "run_id": r.run_id,
+print("RESULT " + json.dumps({{"history": r.history, "digest": R.weights_digest(r.model), "run_id": r.run_id,
                                "miou": r.scores["miou"], "backup_left": (r.run_dir / "backup").exists()}}))
 """
 
