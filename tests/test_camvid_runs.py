@@ -75,7 +75,8 @@ from p8seg.train import train
 config = {{**json.loads(open({run_json!r}).read())["config"], "data": {data!r}, "out": {out!r}, "epochs": {epochs},
           "verbose": 0}}
 r = train(TrainConfig(**config), mlflow_logging=False)
-print(json.dumps({{k: [float(v) for v in r.history[k]] for k in ("loss", "miou")}}))
+print(json.dumps({{**{{k: [float(v) for v in r.history[k]] for k in ("loss", "miou")}},
+                  "arithmetic": json.loads((r.run_dir / "run.json").read_text())["arithmetic"]}}))
 """
 
 
@@ -91,6 +92,7 @@ def test_committed_run_retrains_to_its_digits(camvid_root, tmp_path):
     retrained = json.loads(r.stdout.strip().splitlines()[-1])
     assert retrained["loss"] == [float(committed["loss"])]
     assert retrained["miou"] == [float(committed["miou"])]
+    assert retrained["arithmetic"]["intra_op_threads"] == 2                     # recorded beside the config
 
 
 def test_threads_pinned_before_tensorflow_starts():
