@@ -432,6 +432,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'p8seg.train._isolated_run': ('train.html#_isolated_run', 'p8seg/train.py'),
                              'p8seg.train._mlflow_run': ('train.html#_mlflow_run', 'p8seg/train.py'),
                              'p8seg.train._train': ('train.html#_train', 'p8seg/train.py'),
+                             'p8seg.train.arithmetic': ('train.html#arithmetic', 'p8seg/train.py'),
                              'p8seg.train.check_data': ('train.html#check_data', 'p8seg/train.py'),
                              'p8seg.train.data_root': ('train.html#data_root', 'p8seg/train.py'),
                              'p8seg.train.delete_backup': ('train.html#delete_backup', 'p8seg/train.py'),

@@ -26,7 +26,7 @@ from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 __all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'run_dir_of', 'set_seed', 'op_determinism', 'data_root', 'check_data',
            'holdout_split', 'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'result_key',
            'RunBackup', 'save_backup', 'load_backup', 'restore_backup', 'delete_backup', 'weights_digest',
-           'learning_rate', 'ScaledAdam', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
+           'learning_rate', 'ScaledAdam', 'arithmetic', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -324,6 +324,13 @@ def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_m
     return model
 
 # %% ../nbs/11_train.ipynb #3819395e
+def arithmetic() -> dict:
+    "What a seeded run's digits depend on beyond its config: TensorFlow's version, its devices, and its intra-op threads."
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or \
+              int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0").strip() or 0) or len(os.sched_getaffinity(0))
+    return {"tensorflow": tf.__version__, "devices": sorted({d.device_type for d in tf.config.list_logical_devices()}),
+            "intra_op_threads": threads}
+
 def _isolated_run(config, root, initial_weights, mlflow_logging, strategy):
     "`_train` with op determinism and the dtype policy set for the run only."
     run_dir = run_dir_of(config); run_dir.mkdir(parents=True, exist_ok=True)
@@ -379,7 +386,8 @@ def _train(config, root, initial_weights, mlflow_logging, run_dir, strategy):
             scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
             if data.unseen is not None: unseen = evaluate_scores(model, float_batches(*data.unseen, batch_size=config.batch_size))
             write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": shown_path(config.data or root),
-                                                      "source": detect_source(root).name, "epoch": epoch})
+                                                      "source": detect_source(root).name, "epoch": epoch,
+                                                      "arithmetic": arithmetic()})
         result = TrainResult(config, model, history, status, epoch, state["train_time"], scores, run_dir,
                              state["run_id"], chief, state["bn_time"], unseen)
         if logging: log_result(result.summary(), status, [run_dir / "history.csv", run_dir / "model.keras"])
