@@ -113,10 +113,11 @@ def speed_text(s) -> str:
     if "speed" not in s: return ""
     sp = s["speed"]
     rows = "; ".join(f"{r['size']} {r['median_ms']:.1f} ms ({1000 / r['median_ms']:.0f} fps)" for r in sp["rows"])
-    note = (" The machine was busy (load above half the CPUs, or niceness above 0): a warning, not a result."
-            if sp["busy"] else "")
+    note = (f" The machine was busy (other processes used {sp.get('others_cpus') or 0:.2f} CPUs on average, more than a "
+            "tenth of them, or niceness above 0): a warning, not a result." if sp["busy"] else "")
     return (f"\nint8 speed (LiteRT, {sp['threads']} threads, median of {sp['runs']} frames; load average "
-            f"{sp['load_before']:.1f} -> {sp['load_after']:.1f}, niceness {sp['niceness']}): {rows}. The first size is "
+            f"{sp['load_before']:.1f} -> {sp['load_after']:.1f}, other processes {sp.get('others_cpus') or 0:.2f} CPUs, "
+            f"niceness {sp['niceness']}): {rows}. The first size is "
             f"what this model runs at (its training size; predictions are resized to the labels); the camera's "
             f"360x480 frame, padded to a multiple of the network's stride, is what the car would run at full "
             f"resolution.{note}\n")
@@ -128,7 +129,8 @@ def measure_speed(model, config, sizes, runs=50, threads=2) -> dict:
     from p8seg.models import build_model
     from p8seg.export import tflite_bytes
     from p8seg.inference import TFLiteModel
-    before, rows = os.getloadavg()[0], []
+    from bench_deploy import cpu_busy_seconds, machine_state   # the one definition of an idle machine
+    before, busy_before, own_before, start, rows = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time(), []
     for size in sizes:
         net = build_model(config["arch"], backbone=config.get("backbone"), input_size=(*size, 3))
         net.set_weights(model.get_weights())
@@ -141,9 +143,11 @@ def measure_speed(model, config, sizes, runs=50, threads=2) -> dict:
         for _ in range(runs):
             t = time.perf_counter(); lite.predict_on_batch(x); times.append(time.perf_counter() - t)
         rows.append({"size": f"{size[0]}x{size[1]}", "median_ms": float(np.median(times) * 1e3), "min_ms": float(min(times) * 1e3)})
-    after, nice = os.getloadavg()[0], os.nice(0)
-    return {"threads": threads, "runs": runs, "load_before": before, "load_after": after, "niceness": nice,
-            "busy": max(before, after) > 0.5 * (os.cpu_count() or 1) or nice > 0, "rows": rows}
+    after, busy_after, own_after, wall = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time() - start
+    others = None if busy_before is None else max(0.0, (busy_after - busy_before) - (own_after - own_before)) / wall
+    machine, _ = machine_state(os.cpu_count() or 1, (before, after), os.nice(0), others)
+    return {"threads": threads, "runs": runs, "load_before": before, "load_after": after, "niceness": machine["niceness"],
+            "others_cpus": others, "busy": not machine["result"], "rows": rows}
 
 
 def camera_size(config) -> tuple:

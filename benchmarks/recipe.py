@@ -74,6 +74,7 @@ RECIPES.update({
                                    _lite("--freeze-bn")),
     "lite0_fpn_288x384": ("lite0_fpn_192x256 at 288x384", _lite("--img-size", "288x384")),
     "lite2_fpn_192x256": ("lite0_fpn_192x256 on EfficientNet-Lite2", _lite("--backbone", "efficientnet_lite2")),
+    "lite0_fpn_288x384_total": ("lite0_fpn_288x384 with the loss total", _lite("--img-size", "288x384", "--loss", "total")),
 })
 
 

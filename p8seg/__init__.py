@@ -15,6 +15,15 @@ _os.environ["TF_USE_LEGACY_KERAS"] = "1"
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")              # TensorFlow's C++ INFO/WARNING lines off
 _os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")          # albumentations would query the network on import
 
+# TensorFlow's CPU kernels split their sums by the number of intra-op threads, and the split changes the float
+# rounding: the same seeded run gives other numbers on a machine with another core count (focal_tversky seed 2 of
+# results/camvid: 0.48844 first-epoch loss at 2 threads, 0.48880 at 1, 0.48902 at 4, 0.48840 at 16). Every committed
+# result was trained on 2 cores, so p8seg runs TensorFlow on 2 intra-op threads wherever it runs, unless
+# `P8SEG_THREADS` says otherwise (0: TensorFlow's default, one thread per core) or TF_NUM_INTRAOP_THREADS is set.
+# TensorFlow reads the variable when its runtime starts, so it must be set here, before any TensorFlow op.
+THREADS = _os.environ.get("P8SEG_THREADS", "2").strip() or "2"
+if THREADS != "0": _os.environ.setdefault("TF_NUM_INTRAOP_THREADS", THREADS)
+
 
 def _check_keras():
     "Fail clearly if Keras 3 is already loaded: segmentation-models and our models need Keras 2 (`tf_keras`)."

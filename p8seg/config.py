@@ -37,6 +37,9 @@ ENV_VARS = {  # every environment variable p8seg reads -> what it does
     "P8SEG_COLLECTIVE_TIMEOUT": "seconds a multi-worker run waits for a lost worker before it stops with an error (default 300)",
     "P8SEG_DEBUG": "`1`: the `p8seg` command shows Python tracebacks instead of one-line errors, and TensorFlow's start-up messages",
     "P8SEG_OUT": "the tutorial's output folder (default: a new temporary folder)",
+    "P8SEG_THREADS": "TensorFlow's intra-op CPU threads (default 2, the count every committed result was trained "
+                     "with: a seeded run's numbers depend on it; `0`: one per core, faster on a bigger machine "
+                     "but not the committed digits)",
 }
 
 def env_table() -> str:

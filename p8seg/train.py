@@ -27,7 +27,7 @@ from .resume import (run_dir_of, result_key, weights_digest, RunBackup, start_st
 # %% auto #0
 __all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'set_seed', 'op_determinism', 'data_root', 'check_data', 'holdout_split',
            'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'learning_rate', 'ScaledAdam', 'RunPlan',
-           'reported_epoch', 'BestCheckpoint', 'load_model_file']
+           'arithmetic', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -294,6 +294,14 @@ def _save_reported(model, # the trained model (after its last epoch)
     return load_model_file(run_dir / "model.keras")   # the reloaded copy is a plain, local model
 
 
+# %% ../nbs/11_train.ipynb #00b923ec
+def arithmetic() -> dict:
+    "What a seeded run's digits depend on beyond its config: TensorFlow's version, its devices, and its intra-op threads."
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or \
+              int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0").strip() or 0) or len(os.sched_getaffinity(0))
+    return {"tensorflow": tf.__version__, "devices": sorted({d.device_type for d in tf.config.list_logical_devices()}),
+            "intra_op_threads": threads}
+
 # %% ../nbs/11_train.ipynb #183a63c0
 def _score_reported(plan: RunPlan, model, data: RunData, run_dir: Path, epoch: int) -> tuple:
     "The chief's scores of the reported model on `val` and the unseen groups ({} without them); writes `run.json`."
@@ -301,7 +309,8 @@ def _score_reported(plan: RunPlan, model, data: RunData, run_dir: Path, epoch: i
     scores = evaluate_scores(model, float_batches(*data.val, batch_size=config.batch_size))
     if data.unseen is not None: unseen = evaluate_scores(model, float_batches(*data.unseen, batch_size=config.batch_size))
     write_json_atomic(run_dir / "run.json", {"config": config.to_dict(), "data": shown_path(config.data or plan.root),
-                                              "source": detect_source(plan.root).name, "epoch": epoch})
+                                              "source": detect_source(plan.root).name, "epoch": epoch,
+                                              "arithmetic": arithmetic()})
     return scores, unseen
 
 

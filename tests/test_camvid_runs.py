@@ -6,7 +6,7 @@ import json, shutil
 import numpy as np
 import pytest
 
-from conftest import run_p8seg
+from conftest import REPO, run_p8seg, run_python
 from p8seg.config import TrainConfig
 from p8seg.train import train
 from p8seg.evaluate import evaluate
@@ -64,3 +64,47 @@ def test_cross_data_set_report(comparison, few_frames, tmp_path):
     assert "trained on cityscapes data" in r.stdout and "scored on camvid data" in r.stdout
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert report["scored_on"]["source"] == "camvid" and "cityscapes" in report["trained_on"]
+
+
+RECORD = REPO / "results" / "camvid" / "runs" / "focal_tversky" / "seed2"   # a run of the committed comparison
+
+RETRAIN = """
+import json
+from p8seg.config import TrainConfig
+from p8seg.train import train
+config = {{**json.loads(open({run_json!r}).read())["config"], "data": {data!r}, "out": {out!r}, "epochs": {epochs},
+          "verbose": 0}}
+r = train(TrainConfig(**config), mlflow_logging=False)
+print(json.dumps({{**{{k: [float(v) for v in r.history[k]] for k in ("loss", "miou")}},
+                  "arithmetic": json.loads((r.run_dir / "run.json").read_text())["arithmetic"]}}))
+"""
+
+
+def test_committed_run_retrains_to_its_digits(camvid_root, tmp_path):
+    """The first epoch of a committed results/camvid run, retrained from its own run.json by today's code (a fresh
+    process, a fresh cache, p8seg's 2 intra-op threads), gives its history.csv's loss and mIoU to the last digit: the
+    same frames, order, initial weights and arithmetic as the comparison. (All 12 epochs give its val mIoU exactly.)"""
+    import csv
+    committed = next(csv.DictReader(open(RECORD / "history.csv")))                 # epoch 0
+    code = RETRAIN.format(run_json=str(RECORD / "run.json"), data=str(camvid_root), out=str(tmp_path / "out"), epochs=1)
+    r = run_python(code, timeout=600, P8SEG_CACHE=tmp_path / "cache")
+    assert r.returncode == 0, r.stderr[-3000:]
+    retrained = json.loads(r.stdout.strip().splitlines()[-1])
+    assert retrained["loss"] == [float(committed["loss"])]
+    assert retrained["miou"] == [float(committed["miou"])]
+    assert retrained["arithmetic"]["intra_op_threads"] == 2                     # recorded beside the config
+
+
+def test_threads_pinned_before_tensorflow_starts():
+    "p8seg sets TensorFlow's intra-op threads to 2 on import (the count the committed results were trained with), "
+    "P8SEG_THREADS=0 leaves TensorFlow's default, and a TF_NUM_INTRAOP_THREADS the user set wins."
+    def threads(**env):
+        code = ("import os; [os.environ.pop(k, None) for k in ('TF_NUM_INTRAOP_THREADS', 'P8SEG_THREADS')]; "
+                f"os.environ.update({env!r}); import p8seg; print(os.environ.get('TF_NUM_INTRAOP_THREADS'))")
+        r = run_python(code)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r.stdout.split()[-1]
+    assert threads() == "2"
+    assert threads(P8SEG_THREADS="0") == "None"
+    assert threads(P8SEG_THREADS="3") == "3"
+    assert threads(TF_NUM_INTRAOP_THREADS="5") == "5"
