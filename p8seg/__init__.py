@@ -21,7 +21,8 @@ _os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")          # albumentation
 # result was trained on 2 cores, so p8seg runs TensorFlow on 2 intra-op threads wherever it runs, unless
 # `P8SEG_THREADS` says otherwise (0: TensorFlow's default, one thread per core) or TF_NUM_INTRAOP_THREADS is set.
 # TensorFlow reads the variable when its runtime starts, so it must be set here, before any TensorFlow op.
-THREADS = _os.environ.get("P8SEG_THREADS", "2").strip() or "2"
+from p8seg.config import env_value as _env_value   # imports neither TensorFlow nor any other p8seg module
+THREADS = (_env_value("P8SEG_THREADS") or "2").strip() or "2"
 if THREADS != "0": _os.environ.setdefault("TF_NUM_INTRAOP_THREADS", THREADS)
 
 

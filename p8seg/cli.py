@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, dataclasses, os, sys, time
 from pathlib import Path
 from .config import (TrainConfig, LOSS_NAMES, EXPORT_FORMATS, QUANTIZE_MODES, positive_int, positive_float,
-                          img_size)
+                          img_size, env_value)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DEMO_SETTINGS', 'command', 'Parser', 'make_parser', 'quiet_tensorflow_import', 'main',
@@ -46,7 +46,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def quiet_tensorflow_import():
     "Import TensorFlow (Keras 2) with its C++ start-up messages (oneDNN notice, CUDA probing) kept off stderr."
-    if "tensorflow" in sys.modules or os.environ.get("P8SEG_DEBUG"): return
+    if "tensorflow" in sys.modules or env_value("P8SEG_DEBUG"): return
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
@@ -74,7 +74,7 @@ def main(argv=None, # arguments (default: sys.argv[1:])
         return 130
     except Exception as e:
         if not isinstance(e, (ValueError, OSError, RuntimeError)): e = _lost_worker(e) or e   # a TensorFlow collective error
-        if os.environ.get("P8SEG_DEBUG") or not isinstance(e, (ValueError, OSError, RuntimeError)): raise
+        if env_value("P8SEG_DEBUG") or not isinstance(e, (ValueError, OSError, RuntimeError)): raise
         msg = " ".join(str(e).split()) or type(e).__name__
         print(f"p8seg: error: {msg}", file=sys.stderr)
         return 1

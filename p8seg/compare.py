@@ -10,7 +10,7 @@ from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
 import numpy as np
 import pandas as pd
-from .config import TrainConfig, P8segError, LOSS_NAMES
+from .config import TrainConfig, P8segError, LOSS_NAMES, env_value
 from .synth import SYNTHETIC
 from .labels import N_CATEGORIES, CATEGORY_NAMES
 from .data import load_split
@@ -119,7 +119,7 @@ def registered_name(config: TrainConfig, # its `data` (None: the default data se
                     root, # the data folder it resolved to
                    ) -> str: # e.g. "p8seg-camvid"
     "The registry name of a comparison's champion: `p8seg-<source>`, `p8seg-synthetic` for the embedded synthetic set."
-    if config.data == SYNTHETIC or (config.data is None and not os.environ.get("P8SEG_DATA")): return "p8seg-synthetic"
+    if config.data == SYNTHETIC or (config.data is None and not env_value("P8SEG_DATA")): return "p8seg-synthetic"
     return f"p8seg-{detect_source(root).name}"
 
 # %% ../nbs/13_compare.ipynb #08c837c6

@@ -10,9 +10,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOSS_NAMES', 'ARCHS', 'INPUT_DIVISOR', 'STRATEGIES', 'ENCODER_WEIGHTS', 'EPOCH_RULES', 'LR_SCHEDULES',
-           'EXPORT_FORMATS', 'QUANTIZE_MODES', 'ENV_VARS', 'env_table', 'cache_root', 'camvid_location', 'shown_path',
-           'P8segError', 'parse_img_size', 'check_input_size', 'positive_int', 'positive_float', 'group_names',
-           'img_size', 'setting', 'TrainConfig']
+           'EXPORT_FORMATS', 'QUANTIZE_MODES', 'ENV_VARS', 'CAMVID_DEFAULT', 'env_table', 'env_value', 'cache_root',
+           'camvid_location', 'camvid_argument', 'shown_path', 'P8segError', 'parse_img_size', 'check_input_size',
+           'positive_int', 'positive_float', 'group_names', 'img_size', 'setting', 'TrainConfig']
 
 # %% ../nbs/01_config.ipynb #a70f1125
 LOSS_NAMES = ("dice", "total", "iou", "tversky", "focal_tversky")   # `p8seg.losses.LOSSES`, in comparison order
@@ -27,7 +27,7 @@ LR_SCHEDULES = ("constant", "cosine")                               # learning r
 EXPORT_FORMATS = ("savedmodel", "tflite")                           # `p8seg.export`
 QUANTIZE_MODES = ("none", "float16", "int8")                        # TFLite quantisation
 
-# %% ../nbs/01_config.ipynb #3d0f3672
+# %% ../nbs/01_config.ipynb #aa979444
 ENV_VARS = {  # every environment variable p8seg reads -> what it does
     "P8SEG_DATA": "the data root when `--data` is not given (Cityscapes or CamVid layout); unset: the synthetic set",
     "P8SEG_CACHE": "the folder of the synthetic set and the decode-once arrays (default `~/.cache/p8seg`; `--cache-dir` sets it)",
@@ -42,18 +42,38 @@ ENV_VARS = {  # every environment variable p8seg reads -> what it does
                      "but not the committed digits)",
 }
 
+
+# %% ../nbs/01_config.ipynb #695a1ca6
 def env_table() -> str:
     "`ENV_VARS` as a markdown table (the README shows it)."
     return "\n".join(["| variable | what it does |", "|---|---|"] + [f"| `{k}` | {v} |" for k, v in ENV_VARS.items()])
 
+
+# %% ../nbs/01_config.ipynb #c16b061f
+def env_value(name: str, # one of `ENV_VARS`
+             ) -> str | None: # its value; None when unset or empty
+    "The value of p8seg's environment variable `name`; a name not listed in `ENV_VARS` is an error."
+    if name not in ENV_VARS: raise KeyError(f"{name} is not one of p8seg's environment variables: {', '.join(ENV_VARS)}")
+    return os.environ.get(name) or None
+
+# %% ../nbs/01_config.ipynb #09e76348
 def cache_root() -> Path:
     "The p8seg cache folder: `$P8SEG_CACHE`, default `~/.cache/p8seg`."
-    return Path(os.environ.get("P8SEG_CACHE") or Path.home()/".cache"/"p8seg").expanduser()
+    return Path(env_value("P8SEG_CACHE") or Path.home()/".cache"/"p8seg").expanduser()
+
+
+# %% ../nbs/01_config.ipynb #26af9fe6
+CAMVID_DEFAULT = "../shared/data/camvid"   # where the real CamVid frames are looked for, relative to the repository
 
 def camvid_location() -> Path:
     "Where the real CamVid frames are looked for: `$P8SEG_CAMVID`, else `<repo>/../shared/data/camvid`."
-    env = os.environ.get("P8SEG_CAMVID")
-    return Path(env).expanduser() if env else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "camvid"
+    env = env_value("P8SEG_CAMVID")
+    return Path(env).expanduser() if env else Path(os.path.normpath(Path(__file__).resolve().parents[1] / CAMVID_DEFAULT))
+
+# %% ../nbs/01_config.ipynb #50b87fb2
+def camvid_argument() -> str:
+    "The CamVid root as a recorded command gives it: `$P8SEG_CAMVID` as written, else `CAMVID_DEFAULT`."
+    return env_value("P8SEG_CAMVID") or CAMVID_DEFAULT
 
 # %% ../nbs/01_config.ipynb #2052d1bc
 def shown_path(path, # a path, as given

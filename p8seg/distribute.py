@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, json, math, os, re, tempfile, warnings
 from dataclasses import dataclass
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
-from .config import STRATEGIES
+from .config import STRATEGIES, env_value
 from .files import folder_lock
 import numpy as np
 import tensorflow as tf
@@ -71,7 +71,7 @@ def resolve_collective_timeout(seconds: float | None = None, # seconds; None: `P
     "The multi-worker collective timeout: `seconds`, else the `P8SEG_COLLECTIVE_TIMEOUT` environment variable, else 300 s."
     source = "collective_timeout"
     if seconds is None:
-        text = os.environ.get("P8SEG_COLLECTIVE_TIMEOUT", "").strip()
+        text = (env_value("P8SEG_COLLECTIVE_TIMEOUT") or "").strip()
         if not text: return DEFAULT_COLLECTIVE_TIMEOUT
         source = "P8SEG_COLLECTIVE_TIMEOUT"
         try: seconds = float(text)

@@ -8,7 +8,7 @@ import os, sys, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import cv2
-from .config import cache_root, shown_path
+from .config import cache_root, shown_path, env_value
 from .labels import NAME_TO_LABEL, N_CATEGORIES, remap_mask
 from .sources import CITYSCAPES, LAYOUTS, load_file_paths
 
@@ -295,7 +295,7 @@ def synthetic_root() -> Path:
 
 def default_data_root() -> Path:
     "`$P8SEG_DATA` if set, else the embedded synthetic set (`synthetic_root`)."
-    env = os.environ.get("P8SEG_DATA")
+    env = env_value("P8SEG_DATA")
     if not env: return synthetic_root()
     root = Path(env).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f"P8SEG_DATA={env} is not an existing folder; expected {LAYOUTS}")

