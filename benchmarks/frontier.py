@@ -39,10 +39,13 @@ A thin caller of the library. What runs, in order:
    machine or at a niceness above 0 is a warning, not a result: the table says so and judges no speed goal on it. Run
    this script at normal priority (no `nice`) on an idle machine.
 """
-import argparse, csv, json, os, resource, shlex, subprocess, sys, time
+import argparse, csv, json, resource, shlex, subprocess, sys, time
 from pathlib import Path
 
 from p8seg.config import camvid_argument   # $P8SEG_CAMVID as written, else ../shared/data/camvid
+from p8seg.cli import run_p8seg             # a `p8seg ...` argv as a child process
+from p8seg.files import write_json_atomic
+from p8seg.labels import CATEGORY_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE_RUNS = REPO / "recipe_runs"                  # benchmarks/recipe.py's training folders
@@ -73,7 +76,7 @@ REALTIME = ("lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic")
 SIZES = ("256x512", "384x480", "512x1024")   # 384x480: the camera's 360x480 padded to a multiple of 32
 SIZE, CAMERA, LARGE = SIZES                  # the old goal's size, the figure's and the car's floor's, the car's second
 CAR_FLOOR = f">= 60 fps at {CAMERA} and >= 20 fps at {LARGE}, int8, 2 threads"
-CATEGORIES = ["flat", "construction", "object", "nature", "sky", "human", "vehicle"]
+CATEGORIES = list(CATEGORY_NAMES[1:])   # void left out
 COLUMNS = ("network", "params", "val keras", "val int8", "unseen keras", "unseen int8", f"fp32 ms {SIZE}",
            f"fp32 fps {SIZE}", *[f"int8 {k} {s}" for s in SIZES for k in ("ms", "fps")], "int8 MB", f"GFLOPs {SIZE}")
 
@@ -126,13 +129,8 @@ def reusable(name, record):
 
 def score(model, data, groups):
     "val and unseen mIoU and per-category IoU at full resolution."
-    from p8seg.evaluate import evaluate
-    out = {}
-    for split, (name, g) in {"val": ("val", None), "unseen": ("train", groups)}.items():
-        ev = evaluate(model, data, name, groups=g)
-        out[split] = {"miou": ev.miou, "images": len(ev.per_image),
-                      "iou": {c: float(v) for c, v in zip(CATEGORIES, ev.scores["iou"][1:])}}
-    return out
+    from p8seg.evaluate import split_summary
+    return {"val": split_summary(model, data, interval=False), "unseen": split_summary(model, data, "train", groups, interval=False)}
 
 
 def run(name, args, results):
@@ -159,8 +157,7 @@ def run(name, args, results):
     if row:
         model_path, config = run_dir / "model.keras", row["config"]
     else:
-        subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
-                       cwd=REPO, check=True)
+        run_p8seg(argv, REPO)
         run_dir = REPO / args.work / name / "runs" / "total" / "seed0"
         model_path = run_dir / "model.keras"
         config = json.loads((run_dir / "run.json").read_text())["config"]
@@ -177,8 +174,7 @@ def run(name, args, results):
               "train_cpu_min": None if row else (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60,
               "int8_mb": int8.stat().st_size / 1e6, "n_calib": args.n_calib,
               "keras": score(model, data, groups), "int8": score(TFLiteModel(int8, num_threads=2), data, groups)}
-    results.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp"); tmp.write_text(json.dumps(record, indent=1) + "\n"); os.replace(tmp, path)
+    write_json_atomic(path, record, end="\n")
     k, q = record["keras"], record["int8"]
     print(f"frontier {name}: val {k['val']['miou']:.3f} (int8 {q['val']['miou']:.3f}), unseen {k['unseen']['miou']:.3f} "
           f"(int8 {q['unseen']['miou']:.3f})", flush=True)

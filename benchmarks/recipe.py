@@ -12,10 +12,12 @@ finished recipe goes to `results/recipe/<name>.json` (a rerun skips recipes whos
 and the table to `results/recipe/README.md`. Training folders (models, MLflow) go to `--work` (not committed); an
 interrupted recipe resumes from its last epoch.
 """
-import argparse, json, os, resource, shlex, subprocess, sys, time
+import argparse, json, shlex, sys
 from pathlib import Path
 
 from p8seg.config import camvid_argument   # $P8SEG_CAMVID as written, else ../shared/data/camvid
+from p8seg.cli import run_p8seg             # a `p8seg ...` argv as a child process, its minutes
+from p8seg.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "results" / "recipe"
@@ -89,32 +91,12 @@ def command(name, data, work, unseen=True) -> list:
     return ["p8seg", "train", "--data", str(data), *base, *RECIPES[name][1], "--out", out, "--quiet"]
 
 
-def score_split(model, data, split="val", groups=None) -> dict:
-    "mIoU, 95% bootstrap interval over images and IoU per category of one split at full resolution."
-    from p8seg.evaluate import evaluate
-    from p8seg.stats import paired_bootstrap
-    from p8seg.labels import CATEGORY_NAMES
-    ev = evaluate(model, data, split, groups=groups)
-    low, high = paired_bootstrap({"model": ev.per_image_confusion}).iloc[0][["ci_low", "ci_high"]]
-    return {"miou": ev.miou, "ci": [float(low), float(high)], "images": len(ev.per_image),
-            "iou": {c: float(v) for c, v in zip(CATEGORY_NAMES[1:], ev.scores["iou"][1:])}}
-
-
 def score(model_path, data, groups):
     "val and unseen scores at full resolution with bootstrap intervals."
     from p8seg.inference import load_model
+    from p8seg.evaluate import split_summary
     model = load_model(model_path)
-    return {"val": score_split(model, data), "unseen": score_split(model, data, "train", groups)}
-
-
-def run_p8seg(argv) -> dict:
-    "Run a `p8seg ...` argv as a child process from the repository root; its wall and CPU minutes."
-    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
-                   cwd=REPO, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall_min": (time.perf_counter() - start) / 60,
-            "cpu_min": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60}
+    return {"val": split_summary(model, data), "unseen": split_summary(model, data, "train", groups)}
 
 
 def run(name, data, work):
@@ -125,15 +107,14 @@ def run(name, data, work):
     if path.exists() and json.loads(path.read_text()).get("command") == shown:
         print(f"recipe {name}: done, skipped ({path.relative_to(REPO)})", flush=True); return
     print(f"recipe {name}: {shown}", flush=True)
-    minutes = run_p8seg(argv)
+    minutes = run_p8seg(argv, REPO)
     run_dir = REPO / work / name / "runs" / argv[argv.index("--loss") + 1] / "seed0"
     result = json.loads((run_dir / "run.json").read_text())
     record = {"written_by": "python benchmarks/recipe.py", "name": name, "change": RECIPES[name][0], "command": shown,
               "config": result["config"], **minutes,
               **score(run_dir / "model.keras", REPO / data if not Path(data).is_absolute() else data,
                       tuple(result["config"]["unseen"]))}
-    OUT.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp"); tmp.write_text(json.dumps(record, indent=1) + "\n"); os.replace(tmp, path)
+    write_json_atomic(path, record, end="\n")
     print(f"recipe {name}: val {record['val']['miou']:.3f}, unseen {record['unseen']['miou']:.3f}, "
           f"{record['wall_min']:.1f} min", flush=True)
 

@@ -4,13 +4,13 @@
 
 # %% ../nbs/17_cli.ipynb #eee16be9
 from __future__ import annotations
-import argparse, dataclasses, os, sys, time
+import argparse, dataclasses, os, resource, subprocess, sys, time
 from pathlib import Path
 from .config import (TrainConfig, LOSS_NAMES, EXPORT_FORMATS, QUANTIZE_MODES, positive_int, positive_float,
                           img_size, env_value)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'DEMO_SETTINGS', 'command', 'Parser', 'make_parser', 'quiet_tensorflow_import', 'main',
+__all__ = ['COMMANDS', 'DEMO_SETTINGS', 'command', 'Parser', 'make_parser', 'quiet_tensorflow_import', 'main', 'run_p8seg',
            'add_config_arguments', 'config_from_args', 'print_comparison', 'demo', 'synth', 'train', 'compare',
            'evaluate', 'predict', 'export', 'serve']
 
@@ -84,6 +84,19 @@ def _lost_worker(error):
     if "p8seg.distribute" not in sys.modules: return None
     from p8seg.distribute import lost_worker_error
     return lost_worker_error(error)
+
+# %% ../nbs/17_cli.ipynb #ce550ff3
+def run_p8seg(argv, # a `p8seg ...` command line as a list (`argv[0]` is "p8seg")
+              cwd=None, # the folder it runs in
+              **kwargs, # more for `subprocess.run` (e.g. stdout=subprocess.DEVNULL)
+             ) -> dict: # wall_min, cpu_min
+    "Run a `p8seg ...` argv as a child process (fails if it fails); its wall and CPU minutes."
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", "import sys; from p8seg.cli import main; sys.exit(main())", *argv[1:]],
+                   cwd=cwd, check=True, **kwargs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall_min": (time.perf_counter() - start) / 60,
+            "cpu_min": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60}
 
 # %% ../nbs/17_cli.ipynb #e3b8cffd
 def add_config_arguments(p: argparse.ArgumentParser, # the subcommand's parser

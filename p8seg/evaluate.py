@@ -16,12 +16,13 @@ from .sources import detect_source, load_file_paths, split_by_groups
 from .synth import resolve_data
 from .data import read_image, read_label_ids, resize_image
 from .metrics import category_confusion, scores_from_confusion, scores_table
+from .stats import paired_bootstrap
 from .inference import model_input_size, predict_probabilities, predict, load_model, read_photo, check_output_dir
 
 # %% auto #0
 __all__ = ['category_table', 'Evaluation', 'check_eval_split', 'evaluate', 'plot_confusion', 'plot_predictions', 'read_run_json',
-           'trained_on', 'unseen_groups', 'score_splits', 'print_evaluation', 'evaluation_report', 'write_evaluation',
-           'run_evaluate']
+           'trained_on', 'unseen_groups', 'score_splits', 'split_summary', 'print_evaluation', 'evaluation_report',
+           'write_evaluation', 'run_evaluate']
 
 # %% ../nbs/15_evaluate.ipynb #17e19944
 def category_table(scores:dict,             # from `p8seg.metrics.scores_from_confusion`
@@ -162,6 +163,21 @@ def score_splits(model, # a loaded model
     if split == "val" and held: splits["unseen"] = ("train", held)  # the new-street score beside val
     return {name: evaluate(model, data, s, full_res=full_res, batch_size=batch_size, limit=limit, groups=g)
             for name, (s, g) in splits.items()}
+
+# %% ../nbs/15_evaluate.ipynb #07a8ac71
+def split_summary(model, # a loaded model
+                  data, # the data root
+                  split: str = "val", # the split scored
+                  groups: tuple | None = None, # only these groups of the split (e.g. the run's unseen streets of train)
+                  interval: bool = True, # add "ci", the 95% bootstrap interval over images
+                 ) -> dict: # miou, ci, images, iou (category -> IoU)
+    "mIoU, 95% bootstrap interval over images and IoU per category of one split at full resolution."
+    ev = evaluate(model, data, split, groups=groups)
+    out = {"miou": ev.miou}
+    if interval:
+        low, high = paired_bootstrap({"model": ev.per_image_confusion}).iloc[0][["ci_low", "ci_high"]]
+        out["ci"] = [float(low), float(high)]
+    return {**out, "images": len(ev.per_image), "iou": {c: float(v) for c, v in zip(CATEGORY_NAMES[1:], ev.scores["iou"][1:])}}
 
 # %% ../nbs/15_evaluate.ipynb #be54e8fa
 def print_evaluation(model_path, data, split:str, held:tuple, evs:dict):

@@ -97,10 +97,11 @@ def json_default(o):
 # %% ../nbs/01a_files.ipynb #bd027497
 def write_json_atomic(path, # destination file
                       obj, # JSON-serialisable object (NaN allowed)
+                      end: str = "", # text after the JSON (e.g. "\n", as the benchmarks' records end)
                      ) -> Path:
     "Write `obj` as JSON to `path` so that a reader sees either the old file or the complete new one."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=json_default))
+    tmp.write_text(json.dumps(obj, indent=1, default=json_default) + end)
     os.replace(tmp, path)
     return path
