@@ -81,12 +81,13 @@ class TrainResult:
         for name, v in zip(CATEGORY_NAMES, u.get("iou", [nan] * N_CATEGORIES)): row[f"unseen_iou_{name}"] = v
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
 
-# %% ../nbs/11_train.ipynb #3c438c53
+# %% ../nbs/11_train.ipynb #b8feb587
 def set_seed(seed: int, # seed for Python, NumPy and TensorFlow
             ):
     "Seed every generator a training run uses."
     tf.keras.utils.set_random_seed(int(seed))
 
+# %% ../nbs/11_train.ipynb #dcebab13
 @contextlib.contextmanager
 def op_determinism(enabled: bool = True, # False: leave the current setting alone
                   ):
@@ -98,13 +99,14 @@ def op_determinism(enabled: bool = True, # False: leave the current setting alon
     finally:
         if switch: tf_config.disable_op_determinism()
 
-# %% ../nbs/11_train.ipynb #b3a56026
+# %% ../nbs/11_train.ipynb #1472348a
 def data_root(config: TrainConfig) -> Path:
     "The data folder of `config` (`p8seg.synth.resolve_data`: None → the default root), checked to exist."
     root = resolve_data(config.data)
     if not root.is_dir(): raise P8segError(f"data folder {root} does not exist")
     return root
 
+# %% ../nbs/11_train.ipynb #643633df
 def check_data(config: TrainConfig) -> Path:
     "The data folder of `config`, checked to hold paired train and val files (fails before any training)."
     root = data_root(config)
@@ -130,7 +132,7 @@ def holdout_split(image_paths, # the training split's photos, in cache order
     mask = np.isin(groups, held)
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
-# %% ../nbs/11_train.ipynb #7334f9fe
+# %% ../nbs/11_train.ipynb #cec08a30
 @dataclass
 class RunData:
     "The arrays and pipeline of one run."
@@ -142,6 +144,7 @@ class RunData:
     val: tuple                 # (images, evaluation masks) of the reported split (255: left out of evaluation)
     unseen: tuple | None = None  # (images, evaluation masks) of the training groups held out (`config.unseen`), or None
 
+# %% ../nbs/11_train.ipynb #c3753eb9
 def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs, epoch_rule
              root, # data folder (`check_data`)
              first_epoch: int = 0, # a resumed run starts here
@@ -169,6 +172,7 @@ def run_data(config: TrainConfig, # img_size, batch_size, augment, seed, epochs,
     return RunData(stream, steps_per_epoch(len(images), config.batch_size, drop_remainder), images, masks, watched,
                    (val[0], val[2]), unseen)
 
+# %% ../nbs/11_train.ipynb #b9f62507
 def float_batches(images, # uint8 (N, h, w, 3)
                   *arrays, # arrays with the same first dimension (masks), batched alongside
                   batch_size: int = 8):
@@ -177,7 +181,7 @@ def float_batches(images, # uint8 (N, h, w, 3)
         x = np.asarray(images[i:i + batch_size], np.float32) / 255.0
         yield (x, *(np.asarray(a[i:i + batch_size]) for a in arrays)) if arrays else x
 
-# %% ../nbs/11_train.ipynb #b654972e
+# %% ../nbs/11_train.ipynb #014ce879
 class EpochScorer(tf.keras.callbacks.Callback):
     "After the epochs that are scored: re-estimate BatchNorm statistics on the training images, score the watched split."
     def __init__(self, data: RunData, config: TrainConfig):
@@ -201,6 +205,7 @@ class EpochScorer(tf.keras.callbacks.Callback):
                                  loss=self.model.loss)
         if logs is not None: logs.update({f"{name}_miou": scores["miou"], f"{name}_loss": scores["loss"]})
 
+# %% ../nbs/11_train.ipynb #e01a6bc2
 class NaNGuard(tf.keras.callbacks.TerminateOnNaN):
     "`TerminateOnNaN` that remembers whether it stopped the run (`.terminated`)."
     def __init__(self):
@@ -211,7 +216,7 @@ class NaNGuard(tf.keras.callbacks.TerminateOnNaN):
         if loss is not None and not np.isfinite(float(loss)): self.terminated = True
         super().on_batch_end(batch, logs)
 
-# %% ../nbs/11_train.ipynb #106d83b2
+# %% ../nbs/11_train.ipynb #f735bbec
 def learning_rate(config: TrainConfig, # learning_rate, lr_schedule, warmup_epochs, epochs
                   steps: int, # batches per epoch
                  ): # a number, or a `LearningRateSchedule` of the optimizer's step
@@ -222,6 +227,7 @@ def learning_rate(config: TrainConfig, # learning_rate, lr_schedule, warmup_epoc
     return tf.keras.optimizers.schedules.CosineDecay(config.learning_rate / 10, total - warm,
                                                      warmup_target=config.learning_rate, warmup_steps=warm)
 
+# %% ../nbs/11_train.ipynb #16056071
 class ScaledAdam(tf.keras.optimizers.Adam):
     "Adam whose steps on `scaled_variables` are multiplied by `scale` (an encoder's learning rate as a fraction)."
     def __init__(self, learning_rate=0.001, scaled_variables=(), scale: float = 1.0, **kwargs):
@@ -233,7 +239,6 @@ class ScaledAdam(tf.keras.optimizers.Adam):
         before = tf.identity(variable)   # Adam's step is linear in the learning rate: scale the step it took
         super().update_step(gradient, variable)
         variable.assign(before + self.scale * (variable - before))
-
 
 # %% ../nbs/11_train.ipynb #8894ab86
 def _build_compiled(config: TrainConfig, strategy, initial_weights=None, train_masks=None, steps: int = 1):
@@ -356,12 +361,13 @@ def _train(plan: RunPlan, role: WorkerRole, run_dir: Path):
     return result
 
 
-# %% ../nbs/11_train.ipynb #35539718
+# %% ../nbs/11_train.ipynb #0230e859
 def reported_epoch(config: TrainConfig, history: dict) -> int:
     "1-based epoch of the reported model under `config.epoch_rule`."
     if config.epoch_rule == "holdout": return int(np.nanargmax(history["holdout_miou"])) + 1
     return len(history["loss"])
 
+# %% ../nbs/11_train.ipynb #5b90b987
 class BestCheckpoint(tf.keras.callbacks.Callback):
     "With `epoch_rule='holdout'`: save the model as `best.keras` when the held-out mIoU improves."
     def __init__(self, run_dir, epoch_rule: str, state: dict):
@@ -373,6 +379,7 @@ class BestCheckpoint(tf.keras.callbacks.Callback):
         if np.isfinite(logs["holdout_miou"]) and (not previous or logs["holdout_miou"] > max(previous)):
             tmp = self.path.with_name(".best.tmp.keras"); self.model.save(tmp); os.replace(tmp, self.path)
 
+# %% ../nbs/11_train.ipynb #75dab6b7
 def load_model_file(path):
     "A `.keras` model saved by a run (p8seg's layers, losses and metrics known), not compiled."
     return tf.keras.models.load_model(str(path), custom_objects={**MODEL_OBJECTS, **CUSTOM_OBJECTS}, compile=False)
