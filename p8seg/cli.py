@@ -27,12 +27,13 @@ def command(name: str, # subcommand name, e.g. "train"
         return fn
     return register
 
-# %% ../nbs/17_cli.ipynb #38b843e7
+# %% ../nbs/17_cli.ipynb #176c0eaf
 class Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose usage errors are one line (`p8seg train: error: ...`), exit status 2."
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
+# %% ../nbs/17_cli.ipynb #53662a27
 def make_parser() -> argparse.ArgumentParser:
     "The `p8seg` argument parser, with one subparser per registered command."
     parser = Parser(prog="p8seg", description="Cityscapes 8-category segmentation: data, training, "
@@ -44,6 +45,7 @@ def make_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=fn)
     return parser
 
+# %% ../nbs/17_cli.ipynb #3f6d2e65
 def quiet_tensorflow_import():
     "Import TensorFlow (Keras 2) with its C++ start-up messages (oneDNN notice, CUDA probing) kept off stderr."
     if "tensorflow" in sys.modules or env_value("P8SEG_DEBUG"): return
@@ -56,6 +58,7 @@ def quiet_tensorflow_import():
     finally:
         os.dup2(saved, 2); os.close(saved); os.close(devnull)
 
+# %% ../nbs/17_cli.ipynb #567cda3d
 def main(argv=None, # arguments (default: sys.argv[1:])
         ) -> int: # exit status
     "Entry point of the `p8seg` command."
@@ -79,6 +82,7 @@ def main(argv=None, # arguments (default: sys.argv[1:])
         print(f"p8seg: error: {msg}", file=sys.stderr)
         return 1
 
+# %% ../nbs/17_cli.ipynb #89566c19
 def _lost_worker(error):
     "`p8seg.distribute.lost_worker_error(error)` if TensorFlow is loaded (a worker of the cluster was lost), else None."
     if "p8seg.distribute" not in sys.modules: return None
@@ -181,7 +185,7 @@ def synth(args):
                                          size=tuple(args.size), seed=args.seed)
     print(root)
 
-# %% ../nbs/17_cli.ipynb #d6d37138
+# %% ../nbs/17_cli.ipynb #bcfba3fa
 def _refuse_busy_out(args):
     "Before TensorFlow loads: refuse at once an `--out` that another live process holds (`p8seg.files.folder_in_use`)."
     if args.strategy == "multiworker": return        # only the chief takes the lock, once the cluster is up
@@ -190,6 +194,7 @@ def _refuse_busy_out(args):
     busy = folder_in_use(args.out)
     if busy: raise P8segError(busy)
 
+# %% ../nbs/17_cli.ipynb #e11263df
 def _train_arguments(p):
     add_config_arguments(p)
     p.set_defaults(before_tensorflow=_refuse_busy_out)
@@ -211,7 +216,7 @@ def train(args):
     print(f"model:  {result.run_dir / 'model.keras'}\nMLflow: {mlflow_ui_command(tracking_uri_of(config))}")
     return 0 if result.status == "finished" else 1
 
-# %% ../nbs/17_cli.ipynb #0355c4c6
+# %% ../nbs/17_cli.ipynb #a235424d
 def _seeds(text: str) -> tuple:
     "argparse type: comma-separated integer seeds, e.g. `0,1,2`."
     try: seeds = tuple(int(s) for s in text.split(","))
@@ -219,6 +224,7 @@ def _seeds(text: str) -> tuple:
     if len(set(seeds)) != len(seeds): raise argparse.ArgumentTypeError(f"a seed is listed twice: {text!r}")
     return seeds
 
+# %% ../nbs/17_cli.ipynb #6504aa15
 def _compare_arguments(p):
     p.add_argument("--losses", default=",".join(LOSS_NAMES), help=f"comma-separated losses (default: all {len(LOSS_NAMES)})")
     p.add_argument("--seeds", type=_seeds, default=None, metavar="S1,S2,...",
@@ -255,11 +261,12 @@ def evaluate(args):
     run_evaluate(args.model, args.data, args.split, args.out, full_res=not args.model_res, n_worst=args.worst,
                  limit=args.limit)
 
-# %% ../nbs/17_cli.ipynb #3c71fb2d
+# %% ../nbs/17_cli.ipynb #546b5dda
 def _tracking_uri_argument(p):
     p.add_argument("--tracking-uri", metavar="URI", help="MLflow store of a models:/ or runs:/ MODEL, e.g. "
                    "sqlite:///<out>/mlflow.db of a comparison (default: $MLFLOW_TRACKING_URI, else MLflow's default)")
 
+# %% ../nbs/17_cli.ipynb #01a1bc3f
 def _predict_arguments(p):
     p.add_argument("model", help="saved model: .keras/.h5, SavedModel folder, .tflite, or MLflow URI (models:/NAME@ALIAS, runs:/RUN_ID/model)")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images and/or folders (searched recursively)")
