@@ -20,7 +20,7 @@ __all__ = ['CACHE_FORMAT', 'IGNORED', 'read_image', 'read_label_ids', 'resize_im
            'load_split', 'arrays_dataset', 'steps_per_epoch', 'make_dataset', 'category_pixel_counts',
            'compute_class_weights']
 
-# %% ../nbs/05_data.ipynb #7d695611
+# %% ../nbs/05_data.ipynb #2e0a0677
 def _imread(path) -> np.ndarray:
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such file")
@@ -28,6 +28,7 @@ def _imread(path) -> np.ndarray:
     if array is None: raise ValueError(f"{path}: cannot decode the image (corrupt, truncated or not an image file)")
     return array
 
+# %% ../nbs/05_data.ipynb #3485a682
 def read_image(path # a `_leftImg8bit.png` photo
               ) -> np.ndarray: # uint8 RGB (H, W, 3)
     "Decode a photo to uint8 RGB (grayscale replicated to 3 channels, alpha dropped); errors name the file."
@@ -38,11 +39,13 @@ def read_image(path # a `_leftImg8bit.png` photo
     if array.ndim == 3 and array.shape[2] == 4: return cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
     raise ValueError(f"{path}: photo must have 1, 3 or 4 channels, got shape {array.shape}")
 
+# %% ../nbs/05_data.ipynb #df841ddd
 def _is_palette_png(path) -> bool:
     "Is `path` a PNG of colour type 3 (palette)? (byte 25 of the file, in the IHDR chunk)"
     with open(path, "rb") as f: head = f.read(26)
     return len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[25] == 3
 
+# %% ../nbs/05_data.ipynb #ab5346d3
 def read_label_ids(path # a label mask (`_gtFine_labelIds.png`, CamVid `*annot/*.png`, fastai `_P.png`)
                   ) -> np.ndarray: # uint8 label values (H, W)
     "Decode a label mask, which must be single-channel uint8 (or a palette PNG: its indices); errors name the file."
@@ -54,7 +57,7 @@ def read_label_ids(path # a label mask (`_gtFine_labelIds.png`, CamVid `*annot/*
     if array.dtype != np.uint8: raise ValueError(f"{path}: labelIds mask must be uint8, got {array.dtype}")
     return array
 
-# %% ../nbs/05_data.ipynb #e56e6c88
+# %% ../nbs/05_data.ipynb #9ccf3ae0
 CACHE_FORMAT = 2   # bump when the cache's content changes (2: eval_masks.npy)
 IGNORED = 255      # value of the pixels left out of evaluation in `eval_masks`
 
@@ -67,12 +70,14 @@ def resize_image(image:np.ndarray, # uint8 (H, W, 3) RGB
     shrink = h <= image.shape[0] and w <= image.shape[1]
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
+# %% ../nbs/05_data.ipynb #57963618
 def _resize_pair(image, label_ids, img_size):
     "Resize a photo (`resize_image`) and its mask (nearest) to `img_size` (h, w)."
     h, w = img_size
     if image.shape[:2] == (h, w): return image, label_ids
     return resize_image(image, (h, w)), cv2.resize(label_ids, (w, h), interpolation=cv2.INTER_NEAREST)
 
+# %% ../nbs/05_data.ipynb #9c688ab5
 def load_pair(image_path,      # a photo (`_leftImg8bit.png`, CamVid `.png`)
               mask_path,       # its label mask
               img_size=None,   # (h, w) to resize to; None: keep the file's size
@@ -161,17 +166,19 @@ def load_split(root,             # data root of any source (Cityscapes, CamVid: 
     names = ["images.npy", "masks.npy"] + (["eval_masks.npy"] if eval_masks else [])
     return tuple(np.load(folder/name, mmap_mode=mode) for name in names)
 
-# %% ../nbs/05_data.ipynb #370d1dbc
+# %% ../nbs/05_data.ipynb #6a61f870
 def _to_model_inputs(images, masks, one_hot=False):
     "uint8 batches -> float32 images in [0, 1], and the uint8 category masks as they are (or float32 one-hot)."
     images = tf.cast(images, tf.float32) / 255.0
     return images, (tf.one_hot(masks, N_CATEGORIES, dtype=tf.float32) if one_hot else masks)
 
+# %% ../nbs/05_data.ipynb #e48ca5d7
 def _epoch_keys(seed, epochs, first_epoch):
     "One int64 key per epoch: the epoch numbers (resumable), or a fresh random number at each iteration."
     if epochs is not None: return tf.data.Dataset.range(first_epoch, epochs)
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
 
+# %% ../nbs/05_data.ipynb #207b8526
 def arrays_dataset(images,              # uint8 (N, h, w, 3) array (e.g. from `load_split`)
                    masks,               # uint8 (N, h, w) category masks
                    batch_size=16,       # samples per batch
@@ -218,6 +225,7 @@ def arrays_dataset(images,              # uint8 (N, h, w, 3) array (e.g. from `l
                 (lambda idx: _to_model_inputs(*gather_tf(idx), one_hot))
     return batches.map(to_inputs, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
+# %% ../nbs/05_data.ipynb #47588b5c
 def steps_per_epoch(n_samples: int, # samples in the split
                     batch_size: int, # samples per batch
                     drop_remainder: bool = False, # the last partial batch is dropped
