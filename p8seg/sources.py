@@ -125,7 +125,7 @@ class Source:
             if not 0 <= l.value < 256: out[ids == l.value] = l.categoryId
         return out
 
-# %% ../nbs/02_sources.ipynb #ae869eb8
+# %% ../nbs/02_sources.ipynb #6b398fe6
 def _stems(folder: Path, pattern: str, suffix: str) -> dict:
     "Map stem -> path for every file matching `pattern` (ending with `suffix`) in `folder`; a stem seen twice is an error."
     found = {}
@@ -135,9 +135,11 @@ def _stems(folder: Path, pattern: str, suffix: str) -> dict:
         found[stem] = p
     return found
 
+# %% ../nbs/02_sources.ipynb #be709b72
 def _need_dir(folder: Path, split: str, layout: str):
     if not folder.is_dir(): raise FileNotFoundError(f"split folder {folder} is missing (split {split!r}); expected {layout}")
 
+# %% ../nbs/02_sources.ipynb #aaabd33f
 def _listing(paths, limit=10):
     paths = sorted(map(str, paths))
     return "\n  " + "\n  ".join(paths[:limit]) + (f"\n  ... and {len(paths) - limit} more" if len(paths) > limit else "")

@@ -124,7 +124,7 @@ def _draw_ground(c, rng, horizon, vp_x):
         c.line(None, (235, 235, 225), xc(y), y, xc(y2), y2, 1 + 0.012 * w * (y - horizon) / (h - horizon))
     return left, right
 
-# %% ../nbs/03_synth.ipynb #c1989930
+# %% ../nbs/03_synth.ipynb #eba13e1c
 def _draw_car(c, rng, x, y, scale):
     "A car seen from behind, bottom centre at (x, y): body, cabin with windows, wheels, lights, plate (labelled car)."
     w, ID = c.w, _ID["car"]
@@ -139,6 +139,7 @@ def _draw_car(c, rng, x, y, scale):
     # license plate: visible in the photo, labelled car (json2labelImg skips the id -1 polygons)
     c.rect(ID, (235, 235, 225), x - 0.12 * cw, y - 0.35 * ch, x + 0.12 * cw, y - 0.22 * ch)
 
+# %% ../nbs/03_synth.ipynb #c5ed609e
 def _draw_person(c, rng, x, y, scale, rider=False):
     "A pedestrian (or a rider on a bicycle), feet at (x, y)."
     h, ID = c.h, _ID
@@ -154,6 +155,7 @@ def _draw_person(c, rng, x, y, scale, rider=False):
     c.rect(label, shirt, x - pw / 2, y - 0.85 * ph, x + pw / 2, y - 0.48 * ph)
     c.circle(label, skin, x, y - 0.92 * ph, 0.09 * ph)
 
+# %% ../nbs/03_synth.ipynb #c62d09b6
 def _draw_pole(c, rng, x, y, scale):
     "A pole with a traffic sign or a traffic light on top, foot at (x, y)."
     h, ID = c.h, _ID
@@ -273,7 +275,7 @@ def make_synthetic_cityscapes(root,              # folder to write into (created
                 _write_png(folder/f"{stem}{suffix}", array)
     return root
 
-# %% ../nbs/03_synth.ipynb #9ed2f030
+# %% ../nbs/03_synth.ipynb #8d0bad09
 SYNTHETIC_VERSION = 1      # bump when the generator changes, so cached sets are regenerated
 SYNTHETIC_DEFAULTS = dict(n_train=48, n_val=12, n_test=6, size=(256, 512), seed=0)
 
@@ -293,6 +295,7 @@ def synthetic_root() -> Path:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return root
 
+# %% ../nbs/03_synth.ipynb #29b963de
 def default_data_root() -> Path:
     "`$P8SEG_DATA` if set, else the embedded synthetic set (`synthetic_root`)."
     env = env_value("P8SEG_DATA")
@@ -301,6 +304,7 @@ def default_data_root() -> Path:
     if not root.is_dir(): raise FileNotFoundError(f"P8SEG_DATA={env} is not an existing folder; expected {LAYOUTS}")
     return root
 
+# %% ../nbs/03_synth.ipynb #b65e24e7
 SYNTHETIC = "synthetic"   # `--data synthetic`: the embedded set, whatever `$P8SEG_DATA` says
 
 def resolve_data(data=None, # a data folder, `SYNTHETIC`, or None
