@@ -264,6 +264,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'p8seg.models._lite_bn': ('models.html#_lite_bn', 'p8seg/models.py'),
                               'p8seg.models._lite_encoder': ('models.html#_lite_encoder', 'p8seg/models.py'),
                               'p8seg.models._lite_torch_name': ('models.html#_lite_torch_name', 'p8seg/models.py'),
+                              'p8seg.models._lraspp_head': ('models.html#_lraspp_head', 'p8seg/models.py'),
                               'p8seg.models._softmax_head': ('models.html#_softmax_head', 'p8seg/models.py'),
                               'p8seg.models._unet_mini': ('models.html#_unet_mini', 'p8seg/models.py'),
                               'p8seg.models._up': ('models.html#_up', 'p8seg/models.py'),

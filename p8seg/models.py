@@ -127,6 +127,19 @@ def _dilate_last_stage(backbone: tf.keras.Model) -> tf.keras.Model:
     layers[pad]["config"]["padding"] = ((k - 1, k - 1), (k - 1, k - 1))  # "same" for a k x k kernel at dilation 2
     return tf.keras.Model.from_config(config)
 
+# %% ../nbs/08_models.ipynb #ee60613f
+def _lraspp_head(low, high, n_classes: int, up: int):
+    "LR-ASPP's head: `high` through 1x1 conv+BN+ReLU gated by a sigmoid of its mean, classified, upsampled `up` to `low`'s 1/8, plus `low` classified; x8."
+    layers = tf.keras.layers
+    x = layers.Conv2D(128, 1, use_bias=False, name="lraspp_conv")(high)
+    x = layers.ReLU(name="lraspp_relu")(layers.BatchNormalization(name="lraspp_bn")(x))
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name="lraspp_pool")(high)
+    gate = layers.Conv2D(128, 1, activation="sigmoid", name="lraspp_gate")(gate)
+    x = layers.Conv2D(n_classes, 1, name="lraspp_high_logits")(layers.Multiply(name="lraspp_gated")([x, gate]))
+    x = layers.UpSampling2D(up, interpolation="bilinear", name=f"lraspp_up{up}")(x)
+    x = layers.Add(name="lraspp_logits")([x, layers.Conv2D(n_classes, 1, name="lraspp_low_logits")(low)])
+    return layers.UpSampling2D(8, interpolation="bilinear", name="lraspp_up8")(x)   # 1/8 -> input size
+
 # %% ../nbs/08_models.ipynb #a4624097
 def lraspp_mobilenetv3(input_size=(256, 256, 3), # (height, width, channels); H and W multiples of 16
                        n_classes: int = 8, # softmax channels
@@ -143,15 +156,7 @@ def lraspp_mobilenetv3(input_size=(256, 256, 3), # (height, width, channels); H 
                              name="mobilenetv3small")
     image = layers.Input((h, w, c), name="image")
     low, high = encoder(layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(image))  # MobileNetV3 takes [-1, 1]
-    x = layers.Conv2D(128, 1, use_bias=False, name="lraspp_conv")(high)
-    x = layers.ReLU(name="lraspp_relu")(layers.BatchNormalization(name="lraspp_bn")(x))
-    gate = layers.GlobalAveragePooling2D(keepdims=True, name="lraspp_pool")(high)
-    gate = layers.Conv2D(128, 1, activation="sigmoid", name="lraspp_gate")(gate)
-    x = layers.Conv2D(n_classes, 1, name="lraspp_high_logits")(layers.Multiply(name="lraspp_gated")([x, gate]))
-    x = layers.UpSampling2D(2, interpolation="bilinear", name="lraspp_up2")(x)  # 1/16 -> 1/8
-    x = layers.Add(name="lraspp_logits")([x, layers.Conv2D(n_classes, 1, name="lraspp_low_logits")(low)])
-    x = layers.UpSampling2D(8, interpolation="bilinear", name="lraspp_up8")(x)  # 1/8 -> input size
-    return tf.keras.Model(image, _softmax_head(x), name=name)
+    return tf.keras.Model(image, _softmax_head(_lraspp_head(low, high, n_classes, up=2)), name=name)  # 1/16 -> 1/8
 
 # %% ../nbs/08_models.ipynb #5eed2767
 LITE_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
@@ -320,15 +325,7 @@ def lraspp(input_size=(256, 256, 3), # (height, width, channels); H and W multip
     encoder, name = _lite_encoder(backbone, (h, w, c), encoder_weights)
     image = layers.Input((h, w, c), name="image")
     _, low, _, high = encoder(image)
-    x = layers.Conv2D(128, 1, use_bias=False, name="lraspp_conv")(high)
-    x = layers.ReLU(name="lraspp_relu")(layers.BatchNormalization(name="lraspp_bn")(x))
-    gate = layers.GlobalAveragePooling2D(keepdims=True, name="lraspp_pool")(high)
-    gate = layers.Conv2D(128, 1, activation="sigmoid", name="lraspp_gate")(gate)
-    x = layers.Conv2D(n_classes, 1, name="lraspp_high_logits")(layers.Multiply(name="lraspp_gated")([x, gate]))
-    x = layers.UpSampling2D(4, interpolation="bilinear", name="lraspp_up4")(x)   # 1/32 -> 1/8
-    x = layers.Add(name="lraspp_logits")([x, layers.Conv2D(n_classes, 1, name="lraspp_low_logits")(low)])
-    x = layers.UpSampling2D(8, interpolation="bilinear", name="lraspp_up8")(x)
-    return tf.keras.Model(image, _softmax_head(x), name=f"lraspp_{name}")
+    return tf.keras.Model(image, _softmax_head(_lraspp_head(low, high, n_classes, up=4)), name=f"lraspp_{name}")  # 1/32 -> 1/8
 
 # %% ../nbs/08_models.ipynb #ec7008c0
 def bn_layers(model: tf.keras.Model) -> list:
