@@ -137,16 +137,17 @@ def test_gate_refuses_outside_tolerance(tiny_setup, tmp_path, capsys, monkeypatc
 
 
 def test_release_gate_on_the_committed_camvid_model(camvid_root, tmp_path):
-    "`p8seg export --quantize int8 --check` passes the faithful export of the committed model and exits 1 on the plain one."
+    """`p8seg export --quantize int8 --check` passes the committed car's model, faithful and plain: its BatchNorm layers
+    follow their convolutions (EfficientNet-Lite, FPN-lite), which the plain conversion folds as well. The refusal is
+    `test_gate_refuses_outside_tolerance`; the rewrite's effect on unet_mini, whose BatchNorm follows a ReLU, is
+    `test_rewrite_exact_on_real_frames` and nbs/16_export."""
     from conftest import run_p8seg
     model = ROOT / "results" / "camvid_best" / "model.keras"
     common = ["export", model, "--format", "tflite", "--quantize", "int8", "--data", camvid_root, "--check", "--limit", "20"]
-    good = run_p8seg(*common, "--out", tmp_path / "faithful.tflite", timeout=600)
-    assert good.returncode == 0, good.stderr[-2000:]
-    assert "IoU per category" in good.stdout and "tflite-int8" in good.stdout
-    bad = run_p8seg(*common, "--no-rewrite", "--out", tmp_path / "plain.tflite", timeout=600)
-    assert bad.returncode == 1, bad.stdout[-2000:]
-    assert "plain.tflite fails the check" in bad.stderr and "do not ship it" in bad.stderr
+    for extra, name in (((), "faithful.tflite"), (("--no-rewrite",), "plain.tflite")):
+        r = run_p8seg(*common, *extra, "--out", tmp_path / name, timeout=600)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        assert "IoU per category" in r.stdout and "tflite-int8" in r.stdout
 
 
 def test_tflite_given_to_export(models, tmp_path):
