@@ -140,7 +140,7 @@ def test_release_gate_on_the_committed_camvid_model(camvid_root, tmp_path):
     """`p8seg export --quantize int8 --check` passes the committed car's model, faithful and plain: its BatchNorm layers
     follow their convolutions (EfficientNet-Lite, FPN-lite), which the plain conversion folds as well. The refusal is
     `test_gate_refuses_outside_tolerance`; the rewrite's effect on unet_mini, whose BatchNorm follows a ReLU, is
-    `test_rewrite_exact_on_real_frames` and nbs/16_export."""
+    `test_rewrite_exact_on_real_frames` and the export notebook."""
     from conftest import run_p8seg
     model = ROOT / "results" / "camvid_best" / "model.keras"
     common = ["export", model, "--format", "tflite", "--quantize", "int8", "--data", camvid_root, "--check", "--limit", "20"]
