@@ -263,6 +263,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'p8seg.models._lite_block': ('models.html#_lite_block', 'p8seg/models.py'),
                               'p8seg.models._lite_bn': ('models.html#_lite_bn', 'p8seg/models.py'),
                               'p8seg.models._lite_encoder': ('models.html#_lite_encoder', 'p8seg/models.py'),
+                              'p8seg.models._lite_start': ('models.html#_lite_start', 'p8seg/models.py'),
                               'p8seg.models._lite_torch_name': ('models.html#_lite_torch_name', 'p8seg/models.py'),
                               'p8seg.models._lraspp_head': ('models.html#_lraspp_head', 'p8seg/models.py'),
                               'p8seg.models._softmax_head': ('models.html#_softmax_head', 'p8seg/models.py'),

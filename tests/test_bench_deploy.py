@@ -8,6 +8,14 @@ TINY = ["--runs", "2", "--warmup", "1", "--sizes", "32x64", "--archs", "unet_min
 VARIANTS = ("keras", "tflite fp32", "tflite fp16", "tflite int8")
 
 
+def bench_deploy_code(code: str) -> subprocess.CompletedProcess:
+    "Run `code` in a fresh Python from the repository root (bench_deploy importable); checked to exit 0."
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                       env=subprocess_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
 def test_bench_deploy_tiny(tmp_path):
     "Two architectures at 32x64: 140 s on the shared 2-core machine (load 8), nearly all in the six TFLite conversions."
     out = tmp_path / "deploy.md"
@@ -38,9 +46,7 @@ def test_bench_deploy_refused_size_is_padded(tmp_path):
     code = ("import sys; sys.path.insert(0, 'benchmarks'); import bench_deploy as b; "
             "print(b.padded_size((360, 480), 16), b.padded_size((360, 480), 32), b.padded_size((360, 480), 4), "
             "b.padded_size((20, 20), 32), b.padded_size((32, 33), 16))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                       env=subprocess_env())
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = bench_deploy_code(code)
     assert r.stdout.strip() == "(368, 480) (384, 480) (360, 480) (32, 32) (32, 48)", r.stdout
 
 
@@ -50,9 +56,7 @@ def test_machine_state():
     code = ("import sys, json; sys.path.insert(0, 'benchmarks'); import bench_deploy as b; "
             "print(json.dumps([b.machine_state(2, (6.0, 7.0), 19, 1.734), b.machine_state(2, (0.1, 1.9), 0, 0.02), "
             "b.machine_state(2, (1.2, 0.3), 0, None), b.machine_state(16, (0.5, 2.0), 0, 1.5)]))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                       env=subprocess_env())
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = bench_deploy_code(code)
     (busy, busy_lines), (idle, idle_lines), (unknown, unknown_lines), (big, big_lines) = json.loads(r.stdout)
     assert busy == {"cpus": 2, "load_before": 6.0, "load_after": 7.0, "others_cpus": 1.734, "niceness": 19, "busy": True,
                     "result": False}
