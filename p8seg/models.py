@@ -230,7 +230,7 @@ def efficientnet_lite(variant: str = "lite0", # "lite0", "lite1" or "lite2"
     if weights == "imagenet": load_lite_weights(model, variant)
     return model
 
-# %% ../nbs/08_models.ipynb #c21b1264
+# %% ../nbs/08_models.ipynb #78d3c790
 def _lite_torch_name(keras_name: str) -> str:
     "The state-dict prefix of a Keras layer of `efficientnet_lite` (`block3_bn1` -> `_blocks.3._bn1`)."
     fixed = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head", "head_bn": "_bn1", "classifier": "_fc"}
@@ -238,6 +238,8 @@ def _lite_torch_name(keras_name: str) -> str:
     block, _, rest = keras_name.partition("_")
     return f"_blocks.{int(block[5:])}._{rest}"
 
+
+# %% ../nbs/08_models.ipynb #482c6640
 def _keras_arrays(layer, sd: dict, prefix: str) -> list:
     "A layer's weights, in Keras' order and layout, from the state dict."
     if isinstance(layer, tf.keras.layers.BatchNormalization):
@@ -248,6 +250,8 @@ def _keras_arrays(layer, sd: dict, prefix: str) -> list:
     else: kernel = kernel.T
     return [kernel, *([sd[f"{prefix}.bias"]] if layer.use_bias else [])]
 
+
+# %% ../nbs/08_models.ipynb #98a5c076
 def load_lite_weights(model: tf.keras.Model, # built by `efficientnet_lite` (with or without the top)
                       variant: str = "lite0",
                      ) -> int: # number of arrays loaded
