@@ -28,11 +28,13 @@ def one_hot_truth(y_true, # integer categories (B, H, W) or one-hot (B, H, W, C)
     n_classes = y_pred.shape[-1] if y_pred.shape[-1] is not None else tf.shape(y_pred)[-1]
     return tf.one_hot(tf.cast(y_true, tf.int32), n_classes, dtype=tf.float32)
 
+# %% ../nbs/06_losses.ipynb #3389250b
 def valid_pixels(y_true, # float32 one-hot truth (B, H, W, C)
                 ): # float32 (B, H, W, 1): 1 where the truth is not void, 0 on void pixels
     "The pixels that count when void is ignored: every pixel whose true category is not `VOID`."
     return 1.0 - y_true[..., VOID:VOID + 1]
 
+# %% ../nbs/06_losses.ipynb #06b8b3ae
 def region_stats(y_true, # ground truth: integer categories (B, H, W) or one-hot (B, H, W, C)
                  y_pred, # predicted probabilities (B, H, W, C)
                  ignore_void: bool = False, # True: void pixels of the truth count for no class
@@ -54,10 +56,12 @@ def dice_score(tp, fp, fn, smooth: float = SMOOTH):
     "Per-class Dice (F1) score from soft counts."
     return (2.0 * tp + smooth) / (2.0 * tp + fp + fn + smooth)
 
+# %% ../nbs/06_losses.ipynb #24df174d
 def iou_score(tp, fp, fn, smooth: float = SMOOTH):
     "Per-class IoU (Jaccard) score from soft counts."
     return (tp + smooth) / (tp + fp + fn + smooth)
 
+# %% ../nbs/06_losses.ipynb #3d8a97e0
 def tversky_index(tp, fp, fn,
                   alpha: float = 0.3, # weight of the false positives
                   beta: float = 0.7, # weight of the false negatives
@@ -94,10 +98,12 @@ def dice_loss(y_true, y_pred, class_weights=None, smooth: float = SMOOTH,
     "1 - mean over classes of the soft Dice score (whole batch)."
     return 1.0 - class_mean(dice_score(*region_stats(y_true, y_pred, ignore_void), smooth=smooth), class_weights, ignore_void)
 
+# %% ../nbs/06_losses.ipynb #36c3292e
 def iou_loss(y_true, y_pred, class_weights=None, smooth: float = SMOOTH, ignore_void: bool = False):
     "1 - mean over classes of the soft IoU (Jaccard) score (whole batch)."
     return 1.0 - class_mean(iou_score(*region_stats(y_true, y_pred, ignore_void), smooth=smooth), class_weights, ignore_void)
 
+# %% ../nbs/06_losses.ipynb #802854a0
 def tversky_loss(y_true, y_pred,
                  alpha: float = 0.3, # weight of the false positives
                  beta: float = 0.7, # weight of the false negatives
@@ -106,6 +112,7 @@ def tversky_loss(y_true, y_pred,
     tp, fp, fn = region_stats(y_true, y_pred, ignore_void)
     return 1.0 - class_mean(tversky_index(tp, fp, fn, alpha, beta, smooth), class_weights, ignore_void)
 
+# %% ../nbs/06_losses.ipynb #54fd74f5
 def focal_tversky_loss(y_true, y_pred, alpha: float = 0.3, beta: float = 0.7,
                        gamma: float = 1.5, # exponent applied to the Tversky loss (the paper writes 1/gamma)
                        class_weights=None, smooth: float = SMOOTH, ignore_void: bool = False):
@@ -113,6 +120,7 @@ def focal_tversky_loss(y_true, y_pred, alpha: float = 0.3, beta: float = 0.7,
     base = tversky_loss(y_true, y_pred, alpha, beta, class_weights, smooth, ignore_void)
     return tf.pow(tf.maximum(base, EPSILON), gamma)
 
+# %% ../nbs/06_losses.ipynb #1434dacc
 def categorical_crossentropy(y_true, y_pred, epsilon: float = EPSILON, ignore_void: bool = False):
     "Categorical cross-entropy of softmax probabilities, averaged over all pixels (over the non-void ones if `ignore_void`)."
     y_true = one_hot_truth(y_true, y_pred)
@@ -122,6 +130,7 @@ def categorical_crossentropy(y_true, y_pred, epsilon: float = EPSILON, ignore_vo
     valid = valid_pixels(y_true)[..., 0]
     return tf.reduce_sum(per_pixel * valid) / tf.maximum(tf.reduce_sum(valid), 1.0)
 
+# %% ../nbs/06_losses.ipynb #a13c7fcf
 def total_loss(y_true, y_pred,
                dice_weight: float = 3.0, # weight of the Dice term
                class_weights=None, smooth: float = SMOOTH, ignore_void: bool = False):
@@ -175,16 +184,19 @@ class SegmentationLoss(tf.keras.losses.Loss):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "loss")
         return f"{type(self).__name__}({args})"
 
+# %% ../nbs/06_losses.ipynb #7c0bbe69
 @_REGISTER
 class DiceLoss(SegmentationLoss):
     "1 - mean soft Dice (see `dice_loss`)."
     loss_name, defaults, fn = "dice", {"smooth": SMOOTH}, dice_loss
 
+# %% ../nbs/06_losses.ipynb #0fd2a9fe
 @_REGISTER
 class IoULoss(SegmentationLoss):
     "1 - mean soft IoU (see `iou_loss`)."
     loss_name, defaults, fn = "iou", {"smooth": SMOOTH}, iou_loss
 
+# %% ../nbs/06_losses.ipynb #1d666247
 @_REGISTER
 class TverskyLoss(SegmentationLoss):
     "1 - mean Tversky index (see `tversky_loss`)."
@@ -194,6 +206,7 @@ class TverskyLoss(SegmentationLoss):
         if self.hyperparams["alpha"] < 0 or self.hyperparams["beta"] < 0:
             raise ValueError(f"alpha and beta must be >= 0, got {self.hyperparams}")
 
+# %% ../nbs/06_losses.ipynb #6f2cb309
 @_REGISTER
 class FocalTverskyLoss(TverskyLoss):
     "Tversky loss ** gamma (see `focal_tversky_loss`)."
@@ -203,6 +216,7 @@ class FocalTverskyLoss(TverskyLoss):
         super()._validate()
         if self.hyperparams["gamma"] <= 0: raise ValueError(f"gamma must be > 0, got {self.hyperparams['gamma']}")
 
+# %% ../nbs/06_losses.ipynb #74f68df8
 @_REGISTER
 class TotalLoss(SegmentationLoss):
     "Categorical cross-entropy + 3 * Dice loss (see `total_loss`)."
