@@ -52,9 +52,11 @@ def _thread_augmentation(random_scale:float=0.0):
     if random_scale not in _local.transforms: _local.transforms[random_scale] = make_augmentation(random_scale=random_scale)
     return _local.transforms[random_scale]
 
+# %% ../nbs/04_augment.ipynb #f5bb469c
 def _is_seed(x): return isinstance(x, (int, np.integer)) and not isinstance(x, bool) or (
     isinstance(x, np.ndarray) and x.ndim == 0 and np.issubdtype(x.dtype, np.integer))
 
+# %% ../nbs/04_augment.ipynb #0c91844d
 def _check_pair(image, mask):
     "Raise a clear error unless `image` is uint8 (H, W, 3) and `mask` uint8 (H, W) or (H, W, 1) of the same size."
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:

@@ -134,6 +134,7 @@ def positive_int(text: str) -> int:
     if value < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
+# %% ../nbs/01_config.ipynb #4150f070
 def positive_float(text: str) -> float:
     "A finite number > 0."
     try: value = float(text)
@@ -141,12 +142,14 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"): raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
+# %% ../nbs/01_config.ipynb #5a054d96
 def group_names(text: str) -> tuple:
     "Comma-separated group names (`0006R0,0001TP`): where frames were filmed, see `p8seg.sources.frame_group`."
     names = tuple(n.strip() for n in str(text).split(",") if n.strip())
     if not names: raise argparse.ArgumentTypeError(f"expected group names separated by commas (e.g. 0006R0), got {text!r}")
     return names
 
+# %% ../nbs/01_config.ipynb #b6b2e2ce
 def img_size(text: str) -> tuple:
     "An image size `HxW` (`parse_img_size` for argparse)."
     try: return parse_img_size(text)

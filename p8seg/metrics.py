@@ -46,6 +46,7 @@ def _nanmean(values):
     values = np.asarray(values, dtype=np.float64)
     return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 
+# %% ../nbs/07_metrics.ipynb #d921794c
 def _iou_dice(cm):
     "Per-class IoU and Dice of a float matrix (NaN where tp + fp + fn = 0)."
     tp = np.diag(cm)
@@ -54,6 +55,7 @@ def _iou_dice(cm):
         return (np.where(tp + fp + fn > 0, tp / (tp + fp + fn), np.nan),
                 np.where(tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan))
 
+# %% ../nbs/07_metrics.ipynb #f66239d4
 def scores_from_confusion(cm, # (n, n) confusion matrix, rows truth, columns prediction
                           void_index: int | None = VOID, # class whose truth pixels are left out (None: none)
                          ) -> dict: # "iou", "dice" (per class, NaN when absent), "miou", "mean_dice", "pixel_accuracy", "miou_8"
