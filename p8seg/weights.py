@@ -87,42 +87,41 @@ class RestrictedUnpickler(pickle.Unpickler):
         return str(key)
 
 # %% ../nbs/07a_weights.ipynb #b1dd4dd3
-def _load(unpickler_file, path, what):
-    "One pickle of the stream, restricted; a short or broken file is one line naming `path`."
-    try: return RestrictedUnpickler(unpickler_file, path).load()
+def _load(unpickler: RestrictedUnpickler, what: str):
+    "The next pickle of `unpickler`'s stream; a short or broken file is one line naming its path and `what` was read."
+    try: return unpickler.load()
     except P8segError: raise
-    except Exception as e: raise P8segError(f"{path}: not a PyTorch legacy state dict ({what}: {e})") from None
+    except Exception as e: raise P8segError(f"{unpickler.path}: not a PyTorch legacy state dict ({what}: {e})") from None
 
-def read_legacy_state_dict(path, # a `.pth` written by torch.save before 1.6 (non-zip)
-                          ) -> collections.OrderedDict: # name -> NumPy array (contiguous copy)
-    "A PyTorch legacy-format state dict as NumPy arrays, read without torch and without running the pickle's code."
-    path = Path(path)
-    with open(path, "rb") as f:
-        if f.read(2) == b"PK": raise P8segError(f"{path}: a zip-format (torch >= 1.6) file, not the legacy format")
-        f.seek(0)
-        if _load(f, path, "magic number") != LEGACY_MAGIC: raise P8segError(f"{path}: wrong magic number: not a legacy .pth")
-        if _load(f, path, "protocol") != 1001: raise P8segError(f"{path}: unknown protocol version (expected 1001)")
-        info = _load(f, path, "system info")
-        if not (isinstance(info, dict) and info.get("little_endian", False)):
-            raise P8segError(f"{path}: not a little-endian file")
-        unpickler = RestrictedUnpickler(f, path)
-        try: state = unpickler.load()
-        except P8segError: raise
-        except Exception as e: raise P8segError(f"{path}: not a PyTorch legacy state dict (state dict: {e})") from None
-        if not isinstance(state, dict): raise P8segError(f"{path}: the pickle is a {type(state).__name__}, not a state dict")
-        keys, data = _load(f, path, "storage keys"), {}
-        for key in keys:
-            dtype, size = unpickler.storages.get(str(key), (None, None))
-            if dtype is None: raise P8segError(f"{path}: storage {key} has data but no tensor")
-            count = np.frombuffer(f.read(8), "<i8")
-            if count.size != 1 or int(count[0]) != size:
-                raise P8segError(f"{path}: storage {key}: the file ends early or its count is not the declared {size}")
-            raw = f.read(size * dtype.itemsize)
-            if len(raw) != size * dtype.itemsize: raise P8segError(f"{path}: the file ends early (storage {key})")
-            data[str(key)] = np.frombuffer(raw, dtype)
-        if f.read(1): raise P8segError(f"{path}: bytes after the last storage (altered file?)")
-    return collections.OrderedDict((name, _materialise(ref, data, path, name)) for name, ref in state.items())
+# %% ../nbs/07a_weights.ipynb #fc0d37de
+def _check_header(f, path):
+    "Read and check the three header pickles of a legacy `.pth` open at its start: magic number, protocol, system info."
+    if f.read(2) == b"PK": raise P8segError(f"{path}: a zip-format (torch >= 1.6) file, not the legacy format")
+    f.seek(0)
+    if _load(RestrictedUnpickler(f, path), "magic number") != LEGACY_MAGIC:
+        raise P8segError(f"{path}: wrong magic number: not a legacy .pth")
+    if _load(RestrictedUnpickler(f, path), "protocol") != 1001: raise P8segError(f"{path}: unknown protocol version (expected 1001)")
+    info = _load(RestrictedUnpickler(f, path), "system info")
+    if not (isinstance(info, dict) and info.get("little_endian", False)):
+        raise P8segError(f"{path}: not a little-endian file")
 
+# %% ../nbs/07a_weights.ipynb #a3a7b25d
+def _read_storages(f, path, storages: dict) -> dict:
+    "The storages after the state dict: the key list, then per key an int64 count and the little-endian data (`storages`: key -> (dtype, count))."
+    keys, data = _load(RestrictedUnpickler(f, path), "storage keys"), {}
+    for key in keys:
+        dtype, size = storages.get(str(key), (None, None))
+        if dtype is None: raise P8segError(f"{path}: storage {key} has data but no tensor")
+        count = np.frombuffer(f.read(8), "<i8")
+        if count.size != 1 or int(count[0]) != size:
+            raise P8segError(f"{path}: storage {key}: the file ends early or its count is not the declared {size}")
+        raw = f.read(size * dtype.itemsize)
+        if len(raw) != size * dtype.itemsize: raise P8segError(f"{path}: the file ends early (storage {key})")
+        data[str(key)] = np.frombuffer(raw, dtype)
+    if f.read(1): raise P8segError(f"{path}: bytes after the last storage (altered file?)")
+    return data
+
+# %% ../nbs/07a_weights.ipynb #70844409
 def _materialise(ref, data, path, name):
     "The array a `_TensorRef` points at: offset, shape and stride applied to its storage, copied (native order)."
     if not isinstance(ref, _TensorRef): raise P8segError(f"{path}: {name} is not a tensor")
@@ -133,6 +132,19 @@ def _materialise(ref, data, path, name):
         raise P8segError(f"{path}: {name}: shape {ref.shape} and stride {ref.stride} reach past its storage")
     view = np.lib.stride_tricks.as_strided(flat[ref.offset:], ref.shape, [s * flat.itemsize for s in ref.stride])
     return np.array(view, dtype=flat.dtype.newbyteorder("="))
+
+# %% ../nbs/07a_weights.ipynb #31af2944
+def read_legacy_state_dict(path, # a `.pth` written by torch.save before 1.6 (non-zip)
+                          ) -> collections.OrderedDict: # name -> NumPy array (contiguous copy)
+    "A PyTorch legacy-format state dict as NumPy arrays, read without torch and without running the pickle's code."
+    path = Path(path)
+    with open(path, "rb") as f:
+        _check_header(f, path)
+        unpickler = RestrictedUnpickler(f, path)
+        state = _load(unpickler, "state dict")
+        if not isinstance(state, dict): raise P8segError(f"{path}: the pickle is a {type(state).__name__}, not a state dict")
+        data = _read_storages(f, path, unpickler.storages)
+    return collections.OrderedDict((name, _materialise(ref, data, path, name)) for name, ref in state.items())
 
 # %% ../nbs/07a_weights.ipynb #eef07948
 def encoder_state_dict(variant: str = "lite0", # one of `ENCODER_FILES`
