@@ -25,20 +25,24 @@ def _conv(x, filters: int, name: str, dilation: int = 1, bn: bool = True):
                                kernel_initializer="glorot_uniform" if bn else "he_normal", name=name)(x)
     return tf.keras.layers.BatchNormalization(name=name.replace("conv", "bn"))(x) if bn else x
 
+# %% ../nbs/08_models.ipynb #1d3604ec
 def _up(x, filters: int, name: str, bn: bool = True):
     "Transposed convolution with stride 2 (doubles H and W): 3x3 Keras-default (original), or 2x2 He-normal."
     return tf.keras.layers.Conv2DTranspose(filters, 3 if bn else 2, strides=2, padding="same",
                                            kernel_initializer="glorot_uniform" if bn else "he_normal", name=name)(x)
 
+# %% ../nbs/08_models.ipynb #41cc10ec
 def _softmax_head(x):
     "Softmax over the last axis, computed in float32 (safe under mixed precision), named 'softmax'."
     return tf.keras.layers.Activation("softmax", dtype="float32", name="softmax")(x)
 
+# %% ../nbs/08_models.ipynb #7971b084
 def _check_n_classes(n_classes):
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2 (a softmax over the classes), got {n_classes!r}")
     return int(n_classes)
 
+# %% ../nbs/08_models.ipynb #abfaccc3
 def _unet_mini(input_size, n_classes, bn: bool, name: str):
     "The two-level dilated U-Net, with (original) or without BatchNorm."
     h, w, c = check_input_size(input_size, 4, name)
