@@ -82,13 +82,13 @@ def render(folder: Path, checks: dict, shown: dict) -> str:
                       "|---|---|---|---|---|---|---|---|"]
             lines += [f"| {k} | {r['old']['val_miou']:.6f} | {r['new']['val_miou']:.6f} | {r['old']['unseen_miou']:.6f} | "
                       f"{r['new']['unseen_miou']:.6f} | {'yes' if r['equal'] else '**no**'} | {r['new']['threads']} | "
-                      f"{r['new']['minutes']} |" for k, r in runs.items()]
+                      f"{r['new']['minutes']} |" for k, r in sorted(runs.items())]
         else:
             lines += ["| run | loss committed | retrained | mIoU committed | retrained | equal | threads | minutes |",
                       "|---|---|---|---|---|---|---|---|"]
             lines += [f"| {k} | {r['old']['loss']!r} | {r['new']['loss']!r} | {r['old']['miou']!r} | {r['new']['miou']!r} | "
                       f"{'yes' if r['equal'] else '**no**'} | {r['new']['threads']} | {r['new']['minutes']} |"
-                      for k, r in runs.items()]
+                      for k, r in sorted(runs.items())]
     return "\n".join(lines) + "\n"
 
 
