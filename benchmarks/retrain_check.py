@@ -68,7 +68,8 @@ def shown_path(folder: Path) -> str:
 
 def render(folder: Path, checks: dict, shown: dict) -> str:
     "The markdown report: per check (epochs), one row a run, committed beside retrained."
-    lines = [f"# Retraining check of `{shown_path(folder)}`", "",
+    lines = [f"<!-- Written by `python benchmarks/retrain_check.py {shown_path(folder)}` (each section names its `--epochs`): "
+             "do not edit. -->", f"# Retraining check of `{shown_path(folder)}`", "",
              "Each committed run retrained from its own `run.json` by today's code, in a fresh process (p8seg's 2 "
              "intra-op threads). Each section names the command that wrote it."]
     for epochs in sorted(checks, key=int, reverse=True):
