@@ -3,6 +3,7 @@ is retrained from its own `run.json` by today's code, each in a fresh child proc
 the committed ones:
 
     python benchmarks/retrain_check.py results/camvid --epochs 1   # the first epoch: history.csv's loss and mIoU, exactly
+                                                                   # (the run's own schedule: stopped after 1 epoch, not shortened)
     python benchmarks/retrain_check.py results/camvid --epochs 0   # whole runs: val and unseen mIoU within 0.002
 
 Writes `<folder>/retrain_check.md` (and `.json`: what a rerun skips; an interrupted check loses no finished run). The
@@ -18,13 +19,24 @@ from p8seg.files import write_json_atomic
 REPO = Path(__file__).resolve().parents[1]
 TOLERANCE = 0.002   # val and unseen mIoU of a whole run
 
+# The child keeps the run's own `epochs` (a cosine schedule depends on it) and stops `fit` after the first `stop` epochs.
 CHILD = """
 import json, sys
+import p8seg
+import tensorflow as tf
 from p8seg.config import TrainConfig
 from p8seg.train import train
-run_json, data, out, epochs = sys.argv[1:5]
+run_json, data, out, stop = sys.argv[1:5]
 config = {**json.loads(open(run_json).read())["config"], "data": data, "out": out, "verbose": 0}
-if int(epochs): config["epochs"] = int(epochs)
+
+class StopAfter(tf.keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= int(stop): self.model.stop_training = True
+
+fit = tf.keras.Model.fit
+def fit_and_stop(self, *args, callbacks=None, **kwargs):
+    return fit(self, *args, callbacks=[*(callbacks or []), StopAfter()], **kwargs)
+if int(stop): tf.keras.Model.fit = fit_and_stop
 r = train(TrainConfig(**config), mlflow_logging=False)
 row = r.summary()
 print(json.dumps({"loss": [float(v) for v in r.history["loss"]], "miou": [float(v) for v in r.history["miou"]],
@@ -42,7 +54,7 @@ def committed(run_dir: Path, epochs: int) -> dict:
 
 
 def retrain(run_dir: Path, data, epochs: int) -> dict:
-    "Retrain one run (its first `epochs`, or all of it with 0) in a child process; its figures and minutes."
+    "Retrain one run (its first `epochs` under its own schedule, or all of it with 0) in a child process; its figures and minutes."
     with tempfile.TemporaryDirectory() as tmp:
         start = time.time()
         r = subprocess.run([sys.executable, "-c", CHILD, str(run_dir / "run.json"), str(data), tmp, str(epochs)],

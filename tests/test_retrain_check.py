@@ -38,3 +38,15 @@ def test_a_run_of_the_comparison_retrains_to_its_first_epoch(comparison, synthet
 def test_no_run_is_one_line(tmp_path):
     r = check(tmp_path, tmp_path)
     assert r.returncode != 0 and "no finished run" in r.stderr
+
+
+def test_a_cosine_run_keeps_its_schedule(synthetic_data, tmp_path):
+    "A 3-epoch run under cosine decay, checked on its first epoch: retrained with its own schedule (stopped after one "
+    "epoch, not shortened to one, which would decay the rate to 0 within it) it equals its first epoch exactly."
+    from p8seg.compare import compare_losses
+    from conftest import tiny_config
+    folder = tmp_path / "cosine"
+    compare_losses(tiny_config(synthetic_data, folder, epochs=3, lr_schedule="cosine"), losses=["dice"], n_resamples=50)
+    r = check(folder, synthetic_data, "--epochs", "1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((folder / "retrain_check.json").read_text())["checks"]["1"]["dice/seed0"]["equal"] is True
