@@ -423,6 +423,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'p8seg.tracking.model_requirements': ('tracking.html#model_requirements', 'p8seg/tracking.py'),
                                 'p8seg.tracking.model_signature': ('tracking.html#model_signature', 'p8seg/tracking.py'),
                                 'p8seg.tracking.register_model': ('tracking.html#register_model', 'p8seg/tracking.py'),
+                                'p8seg.tracking.run_in_store': ('tracking.html#run_in_store', 'p8seg/tracking.py'),
                                 'p8seg.tracking.run_params': ('tracking.html#run_params', 'p8seg/tracking.py'),
                                 'p8seg.tracking.setup_mlflow': ('tracking.html#setup_mlflow', 'p8seg/tracking.py'),
                                 'p8seg.tracking.tracking_uri_of': ('tracking.html#tracking_uri_of', 'p8seg/tracking.py')},

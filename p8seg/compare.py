@@ -18,7 +18,7 @@ from .metrics import confusion_matrix, scores_from_confusion, predict_categories
 from .models import build_model
 from .distribute import get_strategy, worker_role, WorkerRole, chief_flags, check_same_start
 from .sources import detect_source
-from .tracking import setup_mlflow, end_stale_runs, comparison_id, tracking_uri_of, log_model, register_model, CHAMPION
+from .tracking import setup_mlflow, end_stale_runs, comparison_id, tracking_uri_of, log_model, register_model, run_in_store, CHAMPION
 from .files import write_json_atomic
 from .train import train, check_data, set_seed
 from .resume import run_dir_of, result_key, weights_digest, result_path, save_result, load_result
@@ -139,13 +139,20 @@ def register_champion(config: TrainConfig, # the comparison's settings (its stor
                      ): # the registered `ModelVersion`
     "Register the champion run's model in the comparison's store as `registered_name`, alias `champion`."
     import mlflow
-    name, uri = registered_name(config, root), tracking_uri_of(config)
+    name, uri, run_id = registered_name(config, root), tracking_uri_of(config), row["run_id"]
     tags = {"p8seg.loss": row["loss"], "p8seg.seed": str(row["seed"]), "p8seg.val_miou": f"{row['miou']:.4f}",
             "p8seg.comparison": comparison_id(config)}
-    try: version = register_model(row["run_id"], name, uri, tags=tags)
+    model = run_dir_of(run_config) / "model.keras"
+    if not run_in_store(run_id, uri):   # the folder was copied or its store lost: log the saved model into a new run
+        if not model.exists(): raise P8segError(f"champion {row['loss']} (seed {row['seed']}): its MLflow run {run_id} is not "
+                                                f"in {uri} and its model {model} is missing (retrain it with --force to register it)")
+        with mlflow.start_run(run_name=f"{row['loss']} seed {row['seed']} (the model of run {run_id})", nested=True,
+                              tags={"p8seg.source_run_id": run_id}) as run:
+            log_model(model); run_id = run.info.run_id
+    try: version = register_model(run_id, name, uri, tags=tags)
     except P8segError:   # trained before p8seg logged MLflow Models: log its saved model into its run now
-        with mlflow.start_run(run_id=row["run_id"], nested=True): log_model(run_dir_of(run_config) / "model.keras")
-        version = register_model(row["run_id"], name, uri, tags=tags)
+        with mlflow.start_run(run_id=run_id, nested=True): log_model(model)
+        version = register_model(run_id, name, uri, tags=tags)
     print(f"p8seg: champion {row['loss']} (seed {row['seed']}, val mIoU {row['miou']:.3f}) is {name} version "
           f"{version.version}: models:/{name}@{CHAMPION}", flush=True)
     return version
@@ -177,8 +184,9 @@ def _register_best(config, table, configs, keys, seeds, root):
     "Register the champion (`champion_row` of the best loss's stored results) or say why there is none."
     best = champion_row(table, {s: load_result(configs[(table["loss"].iloc[0], s)],
                                                keys[(table["loss"].iloc[0], s)]) for s in seeds})
-    if best is None: print("p8seg: the best loss's runs failed: no model registered")
-    else: register_champion(config, configs[(best["loss"], best["seed"])], best, root)
+    if best is None: print("p8seg: the best loss's runs failed: no model registered"); return
+    try: register_champion(config, configs[(best["loss"], best["seed"])], best, root)
+    except P8segError as e: print(f"p8seg: no model registered: {e}", flush=True)
 
 # %% ../nbs/13_compare.ipynb #4fdaf460
 def _compare(config: TrainConfig, plan: ComparePlan, role: WorkerRole):

@@ -15,8 +15,8 @@ from .losses import loss_params
 # %% auto #0
 __all__ = ['MODEL_ARTIFACT', 'PYFUNC_LOADER', 'MODEL_FILES', 'CHAMPION', 'default_tracking_uri', 'tracking_uri_of',
            'mlflow_ui_command', 'check_tracking_uri', 'setup_mlflow', 'run_params', 'MlflowEpochLogger', 'log_result',
-           'model_signature', 'input_example', 'model_requirements', 'log_model', 'register_model', 'comparison_id',
-           'end_stale_runs']
+           'model_signature', 'input_example', 'model_requirements', 'log_model', 'register_model', 'run_in_store',
+           'comparison_id', 'end_stale_runs']
 
 # %% ../nbs/10_tracking.ipynb #be6b83f1
 def default_tracking_uri(out) -> str:
@@ -186,6 +186,17 @@ def register_model(run_id: str, # the run whose MLflow Model `model` is register
     version = client.create_model_version(name, logged[0].model_uri, run_id=run_id, tags=tags, model_id=logged[0].model_id)
     client.set_registered_model_alias(name, alias, version.version)
     return client.get_model_version(name, version.version)
+
+# %% ../nbs/10_tracking.ipynb #8946883a
+def run_in_store(run_id: str, # an MLflow run id (a stored result's `run_id`)
+                 tracking_uri: str, # the store to look in
+                ) -> bool:
+    "Whether the store at `tracking_uri` holds run `run_id` (a results folder copied without its `mlflow.db` does not)."
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    try: mlflow.MlflowClient(tracking_uri).get_run(run_id)
+    except MlflowException: return False
+    return True
 
 # %% ../nbs/10_tracking.ipynb #90dd7eee
 def comparison_id(config: TrainConfig) -> str:
