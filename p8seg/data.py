@@ -101,6 +101,7 @@ def _file_hash(root, paths) -> str:
         st = p.stat(); h.update(f"{Path(p).resolve().relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
+# %% ../nbs/05_data.ipynb #87bed6e6
 def split_cache_dir(root, split, img_size, image_paths, mask_paths, cache_dir=None, source:Source=CITYSCAPES) -> Path:
     "The cache folder of a split at a size: `<cache_dir>/<split>-<h>x<w>-<root hash>-<content hash>`."
     root = Path(root).expanduser().resolve()
@@ -141,6 +142,7 @@ def _build_cache(folder: Path, image_paths, mask_paths, img_size, workers=None, 
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
+# %% ../nbs/05_data.ipynb #f178e6f5
 def load_split(root,             # data root of any source (Cityscapes, CamVid: see `p8seg.sources`)
                split="train",    # split name
                img_size=(256, 256), # (h, w) of the cached arrays; None: the files' size
@@ -269,6 +271,7 @@ def category_pixel_counts(masks,                 # uint8 category masks (N, h, w
             if chunk.size and chunk.max() >= n_classes: raise ValueError(f"category ids must be < {n_classes}, got {chunk.max()}")
     return counts
 
+# %% ../nbs/05_data.ipynb #390bee6b
 def compute_class_weights(masks,                  # category masks (see `category_pixel_counts`)
                           n_classes=N_CATEGORIES, # number of categories
                           method="enet",          # "enet": 1 / ln(k + p_c); "median": median(p) / p_c

@@ -83,6 +83,7 @@ def _lut_uint8(array: np.ndarray, table: np.ndarray) -> np.ndarray:
     rows = np.ascontiguousarray(array).reshape(-1, array.shape[-1])
     return cv2.LUT(rows, table).reshape(array.shape)
 
+# %% ../nbs/00_labels.ipynb #e59b332e
 def remap_mask(mask: np.ndarray # labelId mask, any integer dtype
               ) -> np.ndarray:  # uint8 category mask, values 0..7
     "Map Cityscapes labelIds to the 8 categories by table lookup (unknown ids -> void 0, -1 -> vehicle)."
@@ -98,6 +99,7 @@ def remap_mask(mask: np.ndarray # labelId mask, any integer dtype
 # %% ../nbs/00_labels.ipynb #30fa5985
 def _rgb_key(rgb): return (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2].astype(np.int64)
 
+# %% ../nbs/00_labels.ipynb #ad9aa4ff
 _COLOR_KEYS = {}
 for _l in LABELS: _COLOR_KEYS.setdefault(int(_rgb_key(np.array(_l.color))), _l.categoryId)
 _COLOR_KEY_ARR = np.array(sorted(_COLOR_KEYS), dtype=np.int64)
@@ -122,6 +124,7 @@ def colorize(category_mask: np.ndarray # (H, W) category ids 0..7
         raise ValueError(f"colorize expects category ids 0..{N_CATEGORIES-1}, got {category_mask.min()}..{category_mask.max()}")
     return CATEGORY_COLORS[category_mask.astype(np.intp)]
 
+# %% ../nbs/00_labels.ipynb #59394b7d
 def overlay(image: np.ndarray,          # (H, W, 3) uint8 RGB photo
             category_mask: np.ndarray,  # (H, W) category ids
             alpha: float = 0.5          # weight of the colours

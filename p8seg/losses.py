@@ -78,6 +78,7 @@ def _check_class_weights(class_weights):
         raise ValueError(f"class_weights must be finite, non-negative and not all zero; got {class_weights!r}")
     return [float(v) for v in w]
 
+# %% ../nbs/06_losses.ipynb #deb54b52
 def class_mean(scores, # per-class scores, shape (C,)
                class_weights=None, # optional per-class weights, length C
                ignore_void: bool = False, # True: void's score is left out (weight 0)
@@ -235,6 +236,7 @@ def get_loss(name: str, # one of `LOSSES`: "dice", "total", "iou", "tversky", "f
         raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(LOSSES)}")
     return LOSSES[name](**params)
 
+# %% ../nbs/06_losses.ipynb #20effdf4
 def loss_params(name, # a loss name or a `SegmentationLoss`
                 **params, # hyper-parameters overriding the defaults
                ) -> dict:

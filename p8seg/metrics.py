@@ -91,6 +91,7 @@ def _label_id_index(gt_label_ids):
     if ids.dtype == np.uint8: return ids
     return np.where((ids >= 0) & (ids < 256), ids, 255).astype(np.uint8)
 
+# %% ../nbs/07_metrics.ipynb #2137d2e3
 def category_confusion(gt_label_ids:np.ndarray,   # (H, W) label ids of the data set (e.g. Cityscapes labelIds)
                        pred_categories:np.ndarray, # (H, W) predicted categories 0..7, same size
                        category_lut:np.ndarray=LABEL_TO_CATEGORY_LUT, # (256,) label id -> category
@@ -191,6 +192,7 @@ def predict_categories(model, # a segmentation model (softmax output)
     return np.concatenate([np.argmax(model(images[i:i + batch_size], training=False).numpy(), axis=-1).astype(np.uint8)
                            for i in range(0, len(images), batch_size)])
 
+# %% ../nbs/07_metrics.ipynb #61580eb2
 def evaluate_scores(model, # a segmentation model (softmax output)
                     batches, # iterable of (float images, truth[, loss truth]) batches; truth: one-hot, categories, or 255 = ignored
                     loss=None, # a Keras loss: also return its mean over the images, on the third element of each batch

@@ -23,6 +23,7 @@ SourceLabel = namedtuple("SourceLabel", ["value", "name", "categoryId", "color",
 
 def _category(name): return CATEGORY_NAMES.index(name)
 
+# %% ../nbs/02_sources.ipynb #7d1cff66
 def label_luts(labels # `SourceLabel` records; values outside 0..255 are skipped
               ) -> tuple[np.ndarray, np.ndarray]: # (uint8 (256,) value -> category, bool (256,) value -> ignored)
     "The value -> category and value -> ignore-in-evaluation lookup tables of a label table (unknown values: void, ignored)."
@@ -178,6 +179,7 @@ _FASTAI_LAYOUT = ("CamVid (fastai): root/images/<stem>.png, root/labels/<stem>_P
 def _read_lines(path: Path) -> list:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
+# %% ../nbs/02_sources.ipynb #52dfbdcc
 def _fastai_listing(root: Path, split: str):
     codes = _read_lines(root/"codes.txt")
     names = [l.name for l in CAMVID_FASTAI_LABELS]
@@ -246,6 +248,7 @@ def frame_group(path # a photo or mask path of any source
     "The group of a frame: its file name up to the first `_` (Cityscapes: the city; CamVid: the sequence, e.g. `0006R0`)."
     return Path(path).name.split("_")[0]
 
+# %% ../nbs/02_sources.ipynb #ab976059
 def split_by_groups(paths, # photos of one split, in order
                     groups, # group names to take out (`frame_group`)
                     where: str = "the split", # named in the error
