@@ -194,6 +194,7 @@ def lite_blocks(variant: str = "lite0", # one of `LITE_VARIANTS`
 def _lite_bn(x, name: str):
     return tf.keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name=name)(x)
 
+# %% ../nbs/08_models.ipynb #7917e944
 def _lite_block(x, i: int, kernel: int, stride: int, expand: int, c_in: int, c_out: int):
     "MBConv block `i` without squeeze-excite: expand 1x1, depthwise kxk (stride), project 1x1; residual when shapes match."
     layers, relu6 = tf.keras.layers, lambda h, n: tf.keras.layers.ReLU(6.0, name=n)(h)
@@ -351,6 +352,7 @@ def bn_layers(model: tf.keras.Model) -> list:
     walk(model)
     return found
 
+# %% ../nbs/08_models.ipynb #7b0ba0d0
 def _batches(images, batch_size):
     "Float32 batches from an array (split in order) or an iterable of arrays / (x, ...) tuples."
     if isinstance(images, (np.ndarray, tf.Tensor)):

@@ -28,6 +28,7 @@ def _col(rng, base, jitter=18):
     "A colour near `base` (RGB), as a tuple of ints for OpenCV."
     return tuple(int(v) for v in np.clip(np.asarray(base) + rng.integers(-jitter, jitter + 1, 3), 0, 255))
 
+# %% ../nbs/03_synth.ipynb #081cc78b
 class _Canvas:
     "A labelId mask and an RGB float image drawn together: `draw(f, id, colour, *args)` calls cv2 `f` on both."
     def __init__(self, h, w):
@@ -85,6 +86,7 @@ def _road_edges(horizon, h, vp_x, left_bottom, right_bottom, top_half):
     def right(y): return vp_x + top_half + (right_bottom - vp_x - top_half) * (y - horizon) / (h - horizon)
     return left, right
 
+# %% ../nbs/03_synth.ipynb #ae299c45
 def _draw_ground(c, rng, horizon, vp_x):
     "Sidewalk everywhere below the horizon, then terrain, the road with lane marks, parking, a guard rail."
     h, w, ID = c.h, c.w, _ID
@@ -203,6 +205,7 @@ def _draw_objects(c, rng, horizon, left, right):
             s = 0.08 * h * scale * 1.5; c.rect(ID["dynamic"], _col(rng, (111, 74, 20), 15), x - 0.6 * s, y - s, x + 0.6 * s, y - 0.3 * s)
             c.circle(ID["dynamic"], (30, 30, 30), x - 0.4 * s, y - 0.15 * s, 0.15 * s); c.circle(ID["dynamic"], (30, 30, 30), x + 0.4 * s, y - 0.15 * s, 0.15 * s)
 
+# %% ../nbs/03_synth.ipynb #43669a07
 def _draw_ego_vehicle(c, rng):
     "The bonnet of the recording car along the bottom edge (label `ego vehicle`)."
     h, w = c.h, c.w
@@ -253,6 +256,7 @@ def _write_png(path: Path, array: np.ndarray):
     if array.ndim == 3: array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
     if not cv2.imwrite(str(path), array): raise OSError(f"could not write {path}")
 
+# %% ../nbs/03_synth.ipynb #a535fb2f
 def make_synthetic_cityscapes(root,              # folder to write into (created; existing files are overwritten)
                               n_train=48,        # images in the train split
                               n_val=12,          # images in the val split

@@ -64,6 +64,7 @@ def _rebuild_tensor_v2(storage, offset, shape, stride, requires_grad=False, hook
 # %% ../nbs/07a_weights.ipynb #50161f26
 class _StorageType(str): "A storage type named by the pickle (`FloatStorage`, ...), kept as its name."
 
+# %% ../nbs/07a_weights.ipynb #1f8c68f1
 class RestrictedUnpickler(pickle.Unpickler):
     "Unpickles a legacy state dict, admitting only `OrderedDict`, the tensor-rebuild function and the storage types."
     def __init__(self, file, path):
