@@ -127,6 +127,7 @@ def add_config_arguments(p: argparse.ArgumentParser, # the subcommand's parser
     out.add_argument("--cache-dir", metavar="DIR", help="where the decoded arrays and the synthetic set are kept "
                      "(sets $P8SEG_CACHE; e.g. a Google Drive folder in Colab, reused after a runtime reset)")
 
+# %% ../nbs/17_cli.ipynb #a0758d77
 def config_from_args(args, **changes) -> TrainConfig:
     "The `TrainConfig` described by parsed options (fields without an option keep their defaults)."
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
@@ -156,6 +157,7 @@ def _demo_arguments(p):
     p.add_argument("--force", action="store_true", help="retrain the losses already finished")
     p.add_argument("--cache-dir", metavar="DIR", help="where the decoded arrays and the synthetic set are kept")
 
+# %% ../nbs/17_cli.ipynb #239b95fa
 @command("demo", "Five-loss comparison on the synthetic set with small settings (a few minutes on a CPU).", _demo_arguments)
 def demo(args):
     "Run the demo comparison and print the table and where everything is."
@@ -175,6 +177,7 @@ def _synth_arguments(p):
     p.add_argument("--size", type=img_size, default=d["size"], metavar="HxW", help=f"image size (default {d['size'][0]}x{d['size'][1]})")
     p.add_argument("--seed", type=int, default=d["seed"], help=f"(default {d['seed']})")
 
+# %% ../nbs/17_cli.ipynb #73ca3a40
 @command("synth", "Write a synthetic Cityscapes-layout data set (street scenes with the 8 categories).", _synth_arguments)
 def synth(args):
     "Write the synthetic data set (or make sure the cached default exists) and print its folder."
@@ -199,6 +202,7 @@ def _train_arguments(p):
     add_config_arguments(p)
     p.set_defaults(before_tensorflow=_refuse_busy_out)
 
+# %% ../nbs/17_cli.ipynb #4589e205
 @command("train", "Train one model with one loss (MLflow run; rerun the same command to resume).", _train_arguments)
 def train(args):
     "Train one model and print its `val` scores."
@@ -233,6 +237,7 @@ def _compare_arguments(p):
     add_config_arguments(p, exclude=("loss",))
     p.set_defaults(before_tensorflow=_refuse_busy_out)
 
+# %% ../nbs/17_cli.ipynb #35d2b40e
 @command("compare", "Train one model per loss and compare them (table, figures, MLflow; resumable).", _compare_arguments)
 def compare(args):
     "Run the loss comparison and print the table and where everything is."
@@ -254,6 +259,7 @@ def _evaluate_arguments(p):
     p.add_argument("--limit", type=positive_int, default=None, help="score only the first N images")
     p.add_argument("--model-res", action="store_true", help="score at the model's size instead of full resolution")
 
+# %% ../nbs/17_cli.ipynb #2e72f9a0
 @command("evaluate", "Score a model on any data source under the official category rules (full resolution).", _evaluate_arguments)
 def evaluate(args):
     "Print the per-category table; write the scores, the confusion figure and the worst images."
@@ -273,6 +279,7 @@ def _predict_arguments(p):
     p.add_argument("--out", default="predictions", metavar="DIR", help="output folder (default predictions)")
     _tracking_uri_argument(p)
 
+# %% ../nbs/17_cli.ipynb #724d1489
 @command("predict", "Segment images: <stem>_category.png (0..7), _color.png, _overlay.png per image.", _predict_arguments)
 def predict(args):
     "Predict every input image and write its mask, colorized mask and overlay."
@@ -295,6 +302,7 @@ def _export_arguments(p):
     p.add_argument("--camera-input", action="store_true",
                    help="TFLite input: the camera's uint8 RGB frame (the /255 normalisation inside the model)")
 
+# %% ../nbs/17_cli.ipynb #8a328063
 @command("export", "Export a model as a SavedModel or a (quantised) TFLite file for LiteRT.", _export_arguments)
 def export(args):
     "Export the model and print where it went."
@@ -314,6 +322,7 @@ def _serve_arguments(p):
     p.add_argument("--max-megapixels", type=positive_float, metavar="MP",
                    help="biggest photo in megapixels, read from its header (default: p8seg.serve's)")
 
+# %% ../nbs/17_cli.ipynb #82f7352a
 @command("serve", "Serve a model over HTTP: POST /predict, GET /images, and a page at / (FastAPI).", _serve_arguments)
 def serve(args):
     "Load the model once and serve the API and the page until interrupted."
