@@ -1,6 +1,6 @@
 """The shape of the source, from the notebooks and the package (reproducible figures):
 
-    python tools/cells.py            # export cells' lines (median, 90th percentile, longest), share with 3+ defs,
+    python tools/cells.py            # export cells' lines (median, 90th percentile, longest), share with 2+ defs (one def a cell),
                                      # functions over 45 lines, the largest cells
 
 An export cell is a code cell of `nbs/*.ipynb` whose first directives include `#| export` (or `#| exports`);
@@ -46,9 +46,9 @@ def report(top=8):
     cells = [(nb, src, len(code_lines(src)), len(top_defs(src))) for nb, src in export_cells()]
     sizes = sorted(c[2] for c in cells)
     p90 = sizes[int(0.9 * (len(sizes) - 1))]
-    many = [c for c in cells if c[3] >= 3]
+    many = [c for c in cells if c[3] >= 2]
     print(f"export cells: {len(cells)}  median lines {statistics.median(sizes):g}  90th percentile {p90}  longest {sizes[-1]}")
-    print(f"cells with 3+ defs: {len(many)} ({100 * len(many) / len(cells):.0f} %)")
+    print(f"cells with 2+ defs: {len(many)} ({100 * len(many) / len(cells):.0f} %)")
     for nb, src, n, d in sorted(many, key=lambda c: -c[3]): print(f"  {nb}: {n} lines, {d} defs ({', '.join(top_defs(src))})")
     long = long_functions()
     print(f"functions over {LIMIT} lines: {len(long)}")
