@@ -82,12 +82,15 @@ def car_section(car: Path, unet_pick: str) -> tuple:
     val, new = table.set_index("loss"), unseen_stats(table)
     pick, why = car_choice(val, new)
     n_seeds = int(val["n_seeds"].max())
-    runs = len(list(car.glob("runs/*/*/run.json")))
+    runs = len(pd.read_csv(car / "runs.csv"))                 # the runs in the table (a newer seed's may be training)
     lines = [f"## The car's network ({network_name(car)}) on CamVid, {n_seeds} seed{'s' if n_seeds > 1 else ''} per loss", "",
              f"Made by `{written_by(car)}` (`{car.parent.name}/{car.name}/`, {runs} runs).", ""]
-    if n_seeds < 3:
-        lines += [f"With {n_seeds} seed{'s' if n_seeds > 1 else ''} the intervals are over images only: the seed's own "
-                  "spread is not in them yet (the three-seed comparison resumes with `--seeds 0,1,2`).", ""]
+    if n_seeds == 1:
+        lines += ["With 1 seed the intervals are over images only: the seed's own spread is not in them yet "
+                  "(the three-seed comparison resumes with `--seeds 0,1,2`).", ""]
+    elif n_seeds < 3:
+        lines += [f"With {n_seeds} seeds the intervals resample seeds and images, but {n_seeds} seeds measure the seed's "
+                  "spread only roughly (the three-seed comparison resumes with `--seeds 0,1,2`).", ""]
     lines += [verdict_summary({"val": val} if new is None else {"val": val, "the unseen streets": new}), ""]
     same = "the same loss" if pick == unet_pick else f"different losses: `{pick}` here, `{unet_pick}` on unet_mini"
     lines += [f"**The two networks' choices:** {same}."]
