@@ -76,6 +76,15 @@ def network_name(folder: Path) -> str:
     return "?"
 
 
+def budget_note(runs: pd.DataFrame, losses: int = 5, seeds: int = 3) -> str:
+    "What a run cost here (median training minutes of `runs.csv`) and what `losses` x `seeds` runs cost one after another."
+    minutes = runs["train_time_s"].median() / 60
+    return (f"**Budget.** Training took a median of {minutes:.0f} min per run here ({len(runs)} runs on 2 cores, from "
+            f"{runs['train_time_s'].min() / 60:.0f} to {runs['train_time_s'].max() / 60:.0f} min; a run beside other work "
+            f"takes longer), so {losses} losses × {seeds} seeds take about {losses * seeds * minutes / 60:.1f} h one after "
+            "another, scoring not included.")
+
+
 def car_section(car: Path, unet_pick: str) -> tuple:
     "The car's network's verdict (both splits, intervals over seeds and images) and what agrees with unet_mini's. -> (lines, (loss, why))"
     table = read_table(car)
@@ -84,7 +93,7 @@ def car_section(car: Path, unet_pick: str) -> tuple:
     n_seeds = int(val["n_seeds"].max())
     runs = len(pd.read_csv(car / "runs.csv"))                 # the runs in the table (a newer seed's may be training)
     lines = [f"## The car's network ({network_name(car)}) on CamVid, {n_seeds} seed{'s' if n_seeds > 1 else ''} per loss", "",
-             f"Made by `{written_by(car)}` (`{car.parent.name}/{car.name}/`, {runs} runs).", ""]
+             f"Made by `{written_by(car)}` (`results/{car.name}/`, {runs} runs).", ""]
     if n_seeds == 1:
         lines += ["With 1 seed the intervals are over images only: the seed's own spread is not in them yet "
                   "(the three-seed comparison resumes with `--seeds 0,1,2`).", ""]
@@ -92,6 +101,7 @@ def car_section(car: Path, unet_pick: str) -> tuple:
         lines += [f"With {n_seeds} seeds the intervals resample seeds and images, but {n_seeds} seeds measure the seed's "
                   "spread only roughly (the three-seed comparison resumes with `--seeds 0,1,2`).", ""]
     lines += [verdict_summary({"val": val} if new is None else {"val": val, "the unseen streets": new}), ""]
+    lines += [budget_note(pd.read_csv(car / "runs.csv")), ""]
     same = "the same loss" if pick == unet_pick else f"different losses: `{pick}` here, `{unet_pick}` on unet_mini"
     lines += [f"**The two networks' choices:** {same}."]
     if new is not None:
@@ -158,7 +168,8 @@ def main(argv=None):
             lines += ["", f"It was trained with `{trained.group(1)}`, not with the loss chosen above (`{chosen}`)."]
         lines += [""]
     (results / "conclusion.md").write_text("\n".join(lines).rstrip() + "\n")
-    print(f"wrote {results.name}/conclusion.md (chosen: {pick})")
+    print(f"wrote {results.name}/conclusion.md (chosen: {car_pick[0] + ' on the car' + chr(39) + 's network, ' if car_pick else ''}"
+          f"{pick} on unet_mini)")
 
 
 if __name__ == "__main__":
