@@ -30,3 +30,16 @@ def test_the_committed_conclusion_rerenders_byte_for_byte(tmp_path, capsys):
     conclusion.main(["--results", str(tmp_path)])
     assert (tmp_path / "conclusion.md").read_text() == (results / "conclusion.md").read_text()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_the_cars_committed_model_trains_with_the_cars_loss():
+    "results/camvid_best/ was trained (and its held-out twin too) with the loss the car's comparison chooses by the rule."
+    import json
+    car = REPO / "results" / "camvid_car"
+    table = conclusion.read_table(car)
+    pick, _ = conclusion.car_choice(table.set_index("loss"), conclusion.unseen_stats(table))
+    best = json.loads((REPO / "results" / "camvid_best" / "scores.json").read_text())
+    assert best["config"]["loss"] == pick, f"results/camvid_best trained with {best['config']['loss']}, the verdict picks {pick}"
+    assert f"--loss {pick}" in best["command"] and f"--loss {pick}" in best["twin"]["command"]
+    run = json.loads((REPO / "results" / "camvid_best" / "run.json").read_text())
+    assert run["config"]["loss"] == pick
