@@ -82,16 +82,20 @@ print(json.dumps({{**{{k: [float(v) for v in r.history[k]] for k in ("loss", "mi
 
 def test_committed_run_retrains_to_its_digits(camvid_root, tmp_path):
     """The first epoch of a committed results/camvid run, retrained from its own run.json by today's code (a fresh
-    process, a fresh cache, p8seg's 2 intra-op threads), gives its history.csv's loss and mIoU to the last digit: the
-    same frames, order, initial weights and arithmetic as the comparison. (All 12 epochs give its val mIoU exactly.)"""
+    process, a fresh cache, p8seg's 2 intra-op threads), gives its history.csv's loss and mIoU: the same frames, order
+    and initial weights as the comparison. To the last digit only on the CPU it was trained on: oneDNN picks its
+    kernels by the CPU's instruction set (AVX2 and AVX-512 give other last digits on one machine), so elsewhere the
+    digits differ at rounding level (relative 2e-4 on an AMD EPYC with AVX-512) and this holds them to 1e-3; a
+    wrong frame, order or initial weight moves them by far more. Whole runs then drift: results/camvid/retrain_check.md."""
     import csv
     committed = next(csv.DictReader(open(RECORD / "history.csv")))                 # epoch 0
     code = RETRAIN.format(run_json=str(RECORD / "run.json"), data=str(camvid_root), out=str(tmp_path / "out"), epochs=1)
     r = run_python(code, timeout=600, P8SEG_CACHE=tmp_path / "cache")
     assert r.returncode == 0, r.stderr[-3000:]
     retrained = json.loads(r.stdout.strip().splitlines()[-1])
-    assert retrained["loss"] == [float(committed["loss"])]
-    assert retrained["miou"] == [float(committed["miou"])]
+    (loss,), (miou,) = retrained["loss"], retrained["miou"]
+    assert abs(loss - float(committed["loss"])) <= 1e-3 * float(committed["loss"]), (loss, committed["loss"])
+    assert abs(miou - float(committed["miou"])) <= 1e-3, (miou, committed["miou"])
     assert retrained["arithmetic"]["intra_op_threads"] == 2                     # recorded beside the config
 
 
