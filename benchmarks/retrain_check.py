@@ -8,7 +8,9 @@ the committed ones:
 
 Writes `<folder>/retrain_check.md` (and `.json`: what a rerun skips; an interrupted check loses no finished run). The
 data is `--data` (default: $P8SEG_CAMVID, else ../shared/data/camvid); the cache is the usual one (`P8SEG_CACHE`).
-The threads are p8seg's (2 intra-op threads): the count the committed runs were trained with, recorded in the table.
+The threads are p8seg's (2 intra-op threads): the count the committed runs were trained with, recorded in the table,
+and so is the CPU (its model and widest vector instructions): oneDNN picks its kernels by the instruction set, so a
+record retrains to the last digit only on the CPU kind it was trained on (checks made before it was recorded: "not recorded").
 """
 import argparse, csv, json, math, os, shlex, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -41,7 +43,8 @@ r = train(TrainConfig(**config), mlflow_logging=False)
 row = r.summary()
 print(json.dumps({"loss": [float(v) for v in r.history["loss"]], "miou": [float(v) for v in r.history["miou"]],
                   "val_miou": row["miou"], "unseen_miou": row["unseen_miou"],
-                  "threads": json.loads((r.run_dir / "run.json").read_text())["arithmetic"]["intra_op_threads"]}))
+                  "threads": json.loads((r.run_dir / "run.json").read_text())["arithmetic"]["intra_op_threads"],
+                  "cpu": "{cpu} ({simd})".format(**json.loads((r.run_dir / "run.json").read_text())["arithmetic"])}))
 """
 
 
@@ -83,7 +86,8 @@ def render(folder: Path, checks: dict, shown: dict) -> str:
     lines = [f"<!-- Written by `python benchmarks/retrain_check.py {shown_path(folder)}` (each section names its `--epochs`): "
              "do not edit. -->", f"# Retraining check of `{shown_path(folder)}`", "",
              "Each committed run retrained from its own `run.json` by today's code, in a fresh process (p8seg's 2 "
-             "intra-op threads). Each section names the command that wrote it."]
+             "intra-op threads) on the CPU of its row (oneDNN picks its kernels by the CPU's instruction set, so digits "
+             "differ across CPUs at rounding level, and whole runs then drift). Each section names the command that wrote it."]
     for epochs in sorted(checks, key=int, reverse=True):
         runs = checks[epochs]
         n_ok = sum(r["equal"] for r in runs.values())
@@ -91,16 +95,17 @@ def render(folder: Path, checks: dict, shown: dict) -> str:
                   f"{'within ' + str(TOLERANCE) if epochs == '0' else 'equal to the last digit'}", "",
                   f"    {shown[epochs]}", ""]
         if epochs == "0":
-            lines += ["| run | val mIoU committed | retrained | unseen committed | retrained | within | threads | minutes |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += ["| run | val mIoU committed | retrained | unseen committed | retrained | within | threads | cpu | minutes |",
+                      "|---|---|---|---|---|---|---|---|---|"]
             lines += [f"| {k} | {r['old']['val_miou']:.6f} | {r['new']['val_miou']:.6f} | {r['old']['unseen_miou']:.6f} | "
                       f"{r['new']['unseen_miou']:.6f} | {'yes' if r['equal'] else '**no**'} | {r['new']['threads']} | "
-                      f"{r['new']['minutes']} |" for k, r in sorted(runs.items())]
+                      f"{r['new'].get('cpu', 'not recorded')} | {r['new']['minutes']} |" for k, r in sorted(runs.items())]
         else:
-            lines += ["| run | loss committed | retrained | mIoU committed | retrained | equal | threads | minutes |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += ["| run | loss committed | retrained | mIoU committed | retrained | equal | threads | cpu | minutes |",
+                      "|---|---|---|---|---|---|---|---|---|"]
             lines += [f"| {k} | {r['old']['loss']!r} | {r['new']['loss']!r} | {r['old']['miou']!r} | {r['new']['miou']!r} | "
-                      f"{'yes' if r['equal'] else '**no**'} | {r['new']['threads']} | {r['new']['minutes']} |"
+                      f"{'yes' if r['equal'] else '**no**'} | {r['new']['threads']} | "
+                      f"{r['new'].get('cpu', 'not recorded')} | {r['new']['minutes']} |"
                       for k, r in sorted(runs.items())]
     return "\n".join(lines) + "\n"
 

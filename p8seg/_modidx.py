@@ -452,6 +452,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'p8seg.train._train': ('train.html#_train', 'p8seg/train.py'),
                              'p8seg.train.arithmetic': ('train.html#arithmetic', 'p8seg/train.py'),
                              'p8seg.train.check_data': ('train.html#check_data', 'p8seg/train.py'),
+                             'p8seg.train.cpu_kind': ('train.html#cpu_kind', 'p8seg/train.py'),
                              'p8seg.train.data_root': ('train.html#data_root', 'p8seg/train.py'),
                              'p8seg.train.float_batches': ('train.html#float_batches', 'p8seg/train.py'),
                              'p8seg.train.holdout_split': ('train.html#holdout_split', 'p8seg/train.py'),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_train.ipynb #2ff0023a
 from __future__ import annotations
-import contextlib, dataclasses, json, os, shutil, time
+import contextlib, dataclasses, json, os, platform, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import p8seg  # sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads, so tf.keras is Keras 2 (tf_keras)
@@ -27,7 +27,7 @@ from .resume import (run_dir_of, result_key, weights_digest, RunBackup, start_st
 # %% auto #0
 __all__ = ['HOLDOUT_FRACTION', 'train', 'TrainResult', 'set_seed', 'op_determinism', 'data_root', 'check_data', 'holdout_split',
            'RunData', 'run_data', 'float_batches', 'EpochScorer', 'NaNGuard', 'learning_rate', 'ScaledAdam', 'RunPlan',
-           'arithmetic', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
+           'cpu_kind', 'arithmetic', 'reported_epoch', 'BestCheckpoint', 'load_model_file']
 
 # %% ../nbs/11_train.ipynb #1b3c6036
 def train(config: TrainConfig, # what to train and how
@@ -299,13 +299,27 @@ def _save_reported(model, # the trained model (after its last epoch)
     return load_model_file(run_dir / "model.keras")   # the reloaded copy is a plain, local model
 
 
+# %% ../nbs/11_train.ipynb #8290067d
+def cpu_kind(cpuinfo: str | None = None, # the text of /proc/cpuinfo (read when None; "" where there is none)
+            ) -> dict: # {"cpu": model name, "simd": avx512, avx2, avx, sse or unknown, "onednn_max_isa": the cap or None}
+    "The CPU a run's digits depend on: oneDNN chooses its kernels by the instruction set."
+    if cpuinfo is None:
+        try: cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError: cpuinfo = ""
+    fields = dict(l.split(":", 1) for l in cpuinfo.splitlines() if ":" in l)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    simd = next((name for name, flag in (("avx512", "avx512f"), ("avx2", "avx2"), ("avx", "avx"), ("sse", "sse4_2")) if flag in flags), "unknown")
+    return {"cpu": fields.get("model name") or platform.processor() or "unknown", "simd": simd,
+            "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA") or None}
+
 # %% ../nbs/11_train.ipynb #00b923ec
 def arithmetic() -> dict:
-    "What a seeded run's digits depend on beyond its config: TensorFlow's version, its devices, and its intra-op threads."
+    "What a seeded run's digits depend on beyond its config: TensorFlow's version, its devices, its intra-op threads and the CPU."
     threads = tf.config.threading.get_intra_op_parallelism_threads() or \
               int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0").strip() or 0) or len(os.sched_getaffinity(0))
     return {"tensorflow": tf.__version__, "devices": sorted({d.device_type for d in tf.config.list_logical_devices()}),
-            "intra_op_threads": threads}
+            "intra_op_threads": threads, **cpu_kind()}
 
 # %% ../nbs/11_train.ipynb #183a63c0
 def _score_reported(plan: RunPlan, model, data: RunData, run_dir: Path, epoch: int) -> tuple:
