@@ -357,9 +357,13 @@ def test_lost_worker_stops_the_other_within_the_timeout(tmp_path, mode, timeout)
     print(f"{mode}: worker 0 reported {noticed:.1f} s after worker 1 was lost")
     assert procs[0].returncode != 0
     if mode == "hang": assert noticed >= timeout - 2, noticed      # the timeout, not something else, stopped it
-    if procs[0].returncode == -signal.SIGSEGV and not reported.is_set():   # seen in ~1 of 5 "hang" runs (TF 2.21)
-        pytest.xfail(f"worker 0 stopped {noticed:.1f} s after the loss, but TensorFlow crashed (SIGSEGV) while aborting "
-                     "the timed-out collective, before p8seg could name the lost worker")
+    crash = {-signal.SIGSEGV: "SIGSEGV", -signal.SIGABRT: "SIGABRT"}.get(procs[0].returncode)
+    if crash and not reported.is_set():   # TF 2.21 crashes in its own abort of the collective: seen in 1 of 8 "hang" runs here
+        # (SIGSEGV), and as SIGABRT in CI; the worker stopped all the same, and TensorFlow said why before it crashed
+        assert "BaseCollectiveExecutor::StartAbort" in err, err[-3000:]
+        if mode == "hang": assert "Collective has timed out" in err, err[-3000:]
+        pytest.xfail(f"worker 0 stopped {noticed:.1f} s after the loss, but TensorFlow crashed ({crash}) while aborting "
+                     "the failed collective, before p8seg could name the lost worker")
     last = next((l for l in reversed(err.strip().splitlines()) if l.startswith("p8seg.distribute.WorkerLostError: ")),
                 f"no WorkerLostError (exit {procs[0].returncode}): {err[-3000:]}")
     if mode == "kill":
