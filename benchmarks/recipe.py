@@ -79,6 +79,8 @@ RECIPES.update({
     "lite0_fpn_288x384": ("lite0_fpn_192x256 at 288x384", _lite("--img-size", "288x384")),
     "lite2_fpn_192x256": ("lite0_fpn_192x256 on EfficientNet-Lite2", _lite("--backbone", "efficientnet_lite2")),
     "lite0_fpn_288x384_total": ("lite0_fpn_288x384 with the loss total", _lite("--img-size", "288x384", "--loss", "total")),
+    "lite0_fpn_352x480_total": ("lite0_fpn_288x384_total at 352x480 (the camera's 360x480 to a multiple of 32)",
+                                _lite("--img-size", "352x480", "--loss", "total")),
 })
 
 
