@@ -10,7 +10,7 @@ A thin caller of the library. What runs, in order:
 1. Accuracy, network after network (`NETWORKS`). A network whose accuracy comes from a row of
    `benchmarks/recipe.py` (`REUSED`: unet_mini <- baseline; the pretrained EfficientNet-Lite networks fpn_lite_lite0
    <- lite0_fpn_192x256, lraspp_lite0 <- lite0_lraspp_192x256, fpn_lite_lite2 <- lite2_fpn_192x256,
-   fpn_lite_lite0_288x384 <- lite0_fpn_288x384) reuses that row's
+   fpn_lite_lite0_288x384 <- lite0_fpn_288x384, fpn_lite_lite0_352x480 <- lite0_fpn_352x480_total) reuses that row's
    run, `recipe_runs/<row>/runs/<the loss of the row's config>/seed0`, when `results/recipe/<row>.json` is there and
    the run's run.json config equals that JSON's config: nothing is retrained, and the table's command is the row's
    command plus " (reused: benchmarks/recipe.py's run)". A Lite network whose row has no finished run yet is "not
@@ -68,12 +68,14 @@ NETWORKS = {
     "fpn_lite_lite0": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),
     "lraspp_lite0": ("lraspp", ["--backbone", "efficientnet_lite0"]),
     "fpn_lite_lite2": ("fpn_lite", ["--backbone", "efficientnet_lite2"]),
-    "fpn_lite_lite0_288x384": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),   # the car's recipe (288x384 frames)
+    "fpn_lite_lite0_288x384": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),   # at 288x384 frames
+    "fpn_lite_lite0_352x480": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),   # the car's recipe (352x480, loss total)
 }
 # name -> the row of benchmarks/recipe.py whose run gives its accuracy (reused, not retrained)
 REUSED = {"unet_mini": "baseline", "fpn_lite_lite0": "lite0_fpn_192x256", "lraspp_lite0": "lite0_lraspp_192x256",
-          "fpn_lite_lite2": "lite2_fpn_192x256", "fpn_lite_lite0_288x384": "lite0_fpn_288x384"}
-LITE = ("fpn_lite_lite0", "lraspp_lite0", "fpn_lite_lite2", "fpn_lite_lite0_288x384")    # never trained here: their row's run or "not finished"
+          "fpn_lite_lite2": "lite2_fpn_192x256", "fpn_lite_lite0_288x384": "lite0_fpn_288x384",
+          "fpn_lite_lite0_352x480": "lite0_fpn_352x480_total"}
+LITE = ("fpn_lite_lite0", "lraspp_lite0", "fpn_lite_lite2", "fpn_lite_lite0_288x384", "fpn_lite_lite0_352x480")    # never trained here: their row's run or "not finished"
 REALTIME = ("lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic")
 SIZES = ("256x512", "384x480", "512x1024")   # 384x480: the camera's 360x480 padded to a multiple of 32
 SIZE, CAMERA, LARGE = SIZES                  # the old goal's size, the figure's and the car's floor's, the car's second
@@ -292,7 +294,8 @@ def table(results, out, shown):
              + (f", departing from it in the one option named: {', '.join(departs)}" if departs else "") + ". "
              "The pretrained networks (EfficientNet-Lite encoders from ImageNet, fine-tuned) are the runs of their rows "
              f"of `results/recipe/`, reused, not retrained: {', '.join(lite)}; their recipe is not the one above "
-             "(192x256, 30 epochs, cosine decay, augmentation, void left out, focal_tversky: the commands below), so their "
+             "(30 epochs, cosine decay, augmentation, void left out; 192x256 and focal_tversky unless the name says a size or "
+             "its row a loss: the commands below), so their "
              "lead is the encoder and its recipe together. Every network is scored at the full 360x480 under the official "
              "rule (mIoU of 7 categories) on `val` (101 frames of 0016E5) and on `unseen` (the 101 frames of 0006R0, never "
              "trained on; the model runs at its training size and its prediction is resized to the labels), as Keras and "

@@ -62,7 +62,8 @@ def test_table_from_json(tmp_path, state):
     assert md[2] == "# The accuracy-speed frontier (CamVid)"
     assert ", departing from it in the one option named: lraspp_mobilenetv3_minimalistic_192x256 (--img-size 192x256). " in md[4]
     assert ("reused, not retrained: fpn_lite_lite0 (lite0_fpn_192x256), lraspp_lite0 (lite0_lraspp_192x256), "
-            "fpn_lite_lite2 (lite2_fpn_192x256), fpn_lite_lite0_288x384 (lite0_fpn_288x384); their recipe is not the one above") in md[4]
+            "fpn_lite_lite2 (lite2_fpn_192x256), fpn_lite_lite0_288x384 (lite0_fpn_288x384), fpn_lite_lite0_352x480 "
+            "(lite0_fpn_352x480_total); their recipe is not the one above") in md[4]
     assert all(f"> {h}" in md for h in header)
     assert ("**Latency is a result only when taken at niceness 0 on an idle machine** (other processes taking at most a "
             "tenth of the CPUs during the run, as bench_deploy measures it). Figures taken on a busy machine or at a "
@@ -85,7 +86,8 @@ def test_table_from_json(tmp_path, state):
         "| 3.55 | 0.50 |"]
     assert ("Not finished (no JSON yet): unet_mini_nobn, linknet_mobilenetv2, lraspp_mobilenetv3, "
             "lraspp_mobilenetv3_minimalistic_192x256, lraspp_lite0 (waits for benchmarks/recipe.py's lite0_lraspp_192x256), "
-            "fpn_lite_lite2 (waits for benchmarks/recipe.py's lite2_fpn_192x256), fpn_lite_lite0_288x384 (waits for benchmarks/recipe.py's lite0_fpn_288x384).") in md
+            "fpn_lite_lite2 (waits for benchmarks/recipe.py's lite2_fpn_192x256), fpn_lite_lite0_288x384 (waits for benchmarks/recipe.py's lite0_fpn_288x384), "
+            "fpn_lite_lite0_352x480 (waits for benchmarks/recipe.py's lite0_fpn_352x480_total).") in md
     assert "- unet_mini: int8 - Keras on val -0.0020 (within 0.01), on unseen -0.0010 (within 0.01)" in md
     assert "- lraspp_mobilenetv3_minimalistic: int8 - Keras on val -0.0200 (OUTSIDE 0.01), on unseen -0.0050 (within 0.01)" in md
     assert "- fpn_lite_lite0: int8 - Keras on val -0.0070 (within 0.01), on unseen -0.0070 (within 0.01)" in md
@@ -97,7 +99,8 @@ def test_table_from_json(tmp_path, state):
         f"{floor}fpn_lite_lite0 71.4 fps at 384x480, 25.0 fps at 512x1024 ({judged('MET')})",
         f"{floor}lraspp_lite0 50.0 fps at 384x480, 16.0 fps at 512x1024 ({judged('NOT MET')})",
         f"{floor}fpn_lite_lite2 not measured",
-        f"{floor}fpn_lite_lite0_288x384 71.4 fps at 384x480, 25.0 fps at 512x1024 ({judged('MET')})"]   # the same timed arch
+        f"{floor}fpn_lite_lite0_288x384 71.4 fps at 384x480, 25.0 fps at 512x1024 ({judged('MET')})",   # the same timed arch
+        f"{floor}fpn_lite_lite0_352x480 71.4 fps at 384x480, 25.0 fps at 512x1024 ({judged('MET')})"]
     assert md[md.index("![mIoU against latency](frontier.png)") + 2].startswith(
         "frontier.png: val and unseen mIoU of each int8 export against its median latency at 384x480 (the camera's ")
     assert f"- fpn_lite_lite0: `{LITE_COMMAND} (reused: benchmarks/recipe.py's run)`" in md
