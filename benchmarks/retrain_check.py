@@ -41,10 +41,10 @@ def fit_and_stop(self, *args, callbacks=None, **kwargs):
 if int(stop): tf.keras.Model.fit = fit_and_stop
 r = train(TrainConfig(**config), mlflow_logging=False)
 row = r.summary()
+recorded = json.loads((r.run_dir / "run.json").read_text())["arithmetic"]
 print(json.dumps({"loss": [float(v) for v in r.history["loss"]], "miou": [float(v) for v in r.history["miou"]],
                   "val_miou": row["miou"], "unseen_miou": row["unseen_miou"],
-                  "threads": json.loads((r.run_dir / "run.json").read_text())["arithmetic"]["intra_op_threads"],
-                  "cpu": "{cpu} ({simd})".format(**json.loads((r.run_dir / "run.json").read_text())["arithmetic"])}))
+                  "threads": recorded["intra_op_threads"], "cpu": "{cpu} ({simd})".format(**recorded)}))
 """
 
 
