@@ -17,13 +17,14 @@ from .data import read_label_ids
 from .metrics import category_confusion, scores_from_confusion
 from .inference import load_model, model_input_size, predict, read_photo, image_header_size, TFLiteModel, is_mlflow_uri, mlflow_model_file
 from .evaluate import check_eval_split, trained_on
+from .page import PAGE   # the browser page `GET /` answers
 
 # %% auto #0
-__all__ = ['PICTURES', 'MAX_UPLOAD_BYTES', 'MAX_UPLOAD_MEGAPIXELS', 'OUTPUTS', 'VIEWS', 'PAGE', 'png_bytes',
-           'prediction_pictures', 'data_url', 'UploadError', 'upload_name', 'read_upload', 'truncated_png', 'BodyLimit',
-           'model_precision', 'recorded_miou', 'model_info', 'split_index', 'image_scores', 'category_list',
-           'served_model', 'Served', 'page', 'health', 'model_description', 'categories', 'predict_upload', 'image_ids',
-           'image_view', 'image_picture', 'create_app', 'serve']
+__all__ = ['PICTURES', 'MAX_UPLOAD_BYTES', 'MAX_UPLOAD_MEGAPIXELS', 'OUTPUTS', 'VIEWS', 'png_bytes', 'prediction_pictures',
+           'data_url', 'UploadError', 'upload_name', 'read_upload', 'truncated_png', 'BodyLimit', 'model_precision',
+           'recorded_miou', 'model_info', 'split_index', 'image_scores', 'category_list', 'served_model', 'Served',
+           'page', 'health', 'model_description', 'categories', 'predict_upload', 'image_ids', 'image_view',
+           'image_picture', 'create_app', 'serve']
 
 # %% ../nbs/18_serve.ipynb #b6b6f8e9
 PICTURES = ("category", "color", "overlay")   # the pictures of one prediction, as `p8seg predict` names its files
@@ -301,110 +302,6 @@ def create_app(model_or_path,                        # a loaded model, or anythi
     app.get("/images/{image_id}")(image_view)
     app.get("/images/{image_id}/{kind}.png")(image_picture)
     return app
-
-# %% ../nbs/18_serve.ipynb #3225503a
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>p8seg</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body { font: 14px system-ui, sans-serif; margin: 1em 2em; color: #222; }
- h1 { font-size: 20px; margin: 0 0 .2em; } h2 { font-size: 16px; margin: 1em 0 .4em; }
- #model { color: #555; margin: 0 0 .6em; }
- .row { display: flex; gap: 1em; align-items: flex-start; flex-wrap: wrap; }
- figure { margin: 0; } figcaption { font-size: 12px; color: #555; }
- figure img { width: 256px; image-rendering: pixelated; border: 1px solid #ccc; background: #eee; min-height: 40px; }
- #ids { min-width: 14em; height: 16em; }
- #browse > .row { flex-wrap: nowrap; }
- img:not([src]) { visibility: hidden; }
- #legend span { display: inline-block; margin: 0 .8em .3em 0; }
- #legend i { display: inline-block; width: 1em; height: 1em; vertical-align: -2px; margin-right: .3em; border: 1px solid #999; }
- table { border-collapse: collapse; } td, th { padding: 1px 8px; text-align: right; } th:first-child, td:first-child { text-align: left; }
- .error { color: #b00; }
-</style></head>
-<body>
-<h1>p8seg: 8-category street-scene segmentation</h1>
-<p id="model">loading the model description...</p>
-<div id="legend"></div>
-<section id="browse" hidden>
- <h2>Images of the <span id="split"></span> split</h2>
- <div class="row">
-  <select id="ids" size="12" aria-label="image id"></select>
-  <div>
-   <div class="row" id="views">
-    <figure><img id="photo" alt="photo"><figcaption>photo</figcaption></figure>
-    <figure><img id="truth" alt="true mask"><figcaption>true mask</figcaption></figure>
-    <figure><img id="prediction" alt="predicted mask"><figcaption>predicted mask</figcaption></figure>
-    <figure><img id="overlay" alt="overlay"><figcaption>overlay</figcaption></figure>
-   </div>
-   <p id="status"></p>
-   <table id="iou"></table>
-  </div>
- </div>
-</section>
-<section id="upload">
- <h2>Segment your own photo</h2>
- <input type="file" id="file" accept="image/*"> <span id="upload-status"></span>
- <div class="row">
-  <figure><img id="upload-photo" alt="your photo"><figcaption>your photo</figcaption></figure>
-  <figure><img id="upload-prediction" alt="predicted mask"><figcaption>predicted mask</figcaption></figure>
-  <figure><img id="upload-overlay" alt="overlay"><figcaption>overlay</figcaption></figure>
-  <table id="upload-shares"></table>
- </div>
-</section>
-<script>
-const $ = id => document.getElementById(id);
-async function getJSON(url, options) {
-  const r = await fetch(url, options);
-  const body = await r.json();
-  if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : `${r.status} ${JSON.stringify(body.detail)}`);
-  return body;
-}
-const pct = v => v === null ? "-" : v.toFixed(3);
-function table(el, heading, rows) {
-  el.innerHTML = `<tr><th>category</th><th>${heading}</th></tr>` +
-    rows.map(([name, v]) => `<tr><td>${name}</td><td>${pct(v)}</td></tr>`).join("");
-}
-async function showImage(id) {
-  $("status").textContent = `segmenting ${id}...`; $("status").className = "";
-  for (const k of ["photo", "truth", "prediction", "overlay"]) $(k).removeAttribute("src");
-  try {
-    const v = await getJSON(`images/${encodeURIComponent(id)}`);
-    for (const k of ["photo", "truth", "prediction", "overlay"]) $(k).src = v[k];
-    table($("iou"), "IoU", [...Object.entries(v.iou).filter(([n]) => n !== "void"), ["mean (7 categories)", v.miou]]);
-    $("status").textContent = `${id}: mIoU ${pct(v.miou)}`;
-    history.replaceState(null, "", `#id=${encodeURIComponent(id)}`);
-  } catch (e) { $("status").textContent = e.message; $("status").className = "error"; }
-}
-async function upload(file) {
-  $("upload-status").textContent = "segmenting..."; $("upload-status").className = "";
-  for (const k of ["upload-prediction", "upload-overlay"]) $(k).removeAttribute("src");
-  $("upload-photo").src = URL.createObjectURL(file);
-  const form = new FormData(); form.append("file", file);
-  try {
-    const p = await getJSON("predict?output=json&images=true", {method: "POST", body: form});
-    $("upload-prediction").src = p.color; $("upload-overlay").src = p.overlay;
-    table($("upload-shares"), "pixel share", Object.entries(p.shares));
-    $("upload-status").textContent = `${p.width}x${p.height}, model ${p.inference_ms} ms`;
-  } catch (e) { $("upload-status").textContent = e.message; $("upload-status").className = "error"; }
-}
-async function start() {
-  const [model, categories, images] = await Promise.all([getJSON("model"), getJSON("categories"), getJSON("images")]);
-  $("model").textContent = `${model.model || "model"}: ${model.architecture}, input ${model.input_size.join("x")}, ` +
-    `${model.precision}; ${model.trained_on}` + (model.val_miou === null ? "" : `; val mIoU ${model.val_miou.toFixed(3)}`);
-  $("legend").innerHTML = categories.map(c => `<span><i style="background:${c.color}"></i>${c.id} ${c.name}</span>`).join("");
-  if (images.ids.length) {
-    $("browse").hidden = false; $("split").textContent = images.split;
-    for (const id of images.ids) $("ids").add(new Option(id, id));
-    $("ids").addEventListener("change", e => showImage(e.target.value));
-    const wanted = new URLSearchParams(location.hash.slice(1)).get("id");
-    if (wanted && images.ids.includes(wanted)) { $("ids").value = wanted; showImage(wanted); }
-  }
-  $("file").addEventListener("change", e => { if (e.target.files.length) upload(e.target.files[0]); });
-}
-start().catch(e => { $("model").textContent = e.message; $("model").className = "error"; });
-</script>
-</body></html>
-"""
 
 # %% ../nbs/18_serve.ipynb #b0e8c161
 def serve(model_path,                 # anything `load_model` loads, an MLflow model URI included
