@@ -306,8 +306,7 @@ def cpu_kind(cpuinfo: str | None = None, # the text of /proc/cpuinfo (read when 
     if cpuinfo is None:
         try: cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError: cpuinfo = ""
-    fields = dict(l.split(":", 1) for l in cpuinfo.splitlines() if ":" in l)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    fields = {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in cpuinfo.splitlines() if ":" in l)}
     flags = set(fields.get("flags", "").split())
     simd = next((name for name, flag in (("avx512", "avx512f"), ("avx2", "avx2"), ("avx", "avx"), ("sse", "sse4_2")) if flag in flags), "unknown")
     return {"cpu": fields.get("model name") or platform.processor() or "unknown", "simd": simd,
