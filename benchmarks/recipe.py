@@ -81,6 +81,10 @@ RECIPES.update({
     "lite0_fpn_288x384_total": ("lite0_fpn_288x384 with the loss total", _lite("--img-size", "288x384", "--loss", "total")),
     "lite0_fpn_352x480_total": ("lite0_fpn_288x384_total at 352x480 (the camera's 360x480 to a multiple of 32)",
                                 _lite("--img-size", "352x480", "--loss", "total")),
+    "lite0_fpn_352x480_total_rs05": ("lite0_fpn_352x480_total with random scale 0.5 (zoom 0.67-1.5)",
+                                     _lite("--img-size", "352x480", "--loss", "total", "--random-scale", "0.5")),
+    "lite0_fpn_352x480_total_cw": ("lite0_fpn_352x480_total with the loss's classes weighted by inverse frequency",
+                                   _lite("--img-size", "352x480", "--loss", "total", "--class-weights")),
 })
 
 
