@@ -4,6 +4,7 @@ street the model never saw (`unseen`: sequence 0006R0 of the train split, held o
     python benchmarks/recipe.py --data ../shared/data/camvid              # every recipe, in order; resumable
     python benchmarks/recipe.py --data ../shared/data/camvid --only baseline,aug_cosine24
     python benchmarks/recipe.py --table                                     # rewrite results/recipe/README.md only
+    python benchmarks/recipe.py --errors lite0_fpn_352x480_total            # where a finished row errs on unseen
 
 Each recipe is one `p8seg train` command (printed in the table, run as a child process, so the command is exactly what
 ran); its model is then scored with `p8seg.evaluate.evaluate` at CamVid's full 360x480 under the official rule, on `val`
@@ -194,6 +195,9 @@ def table():
                   "2 threads: at least 60 fps at 384x480, `results/deploy/frontier.md`). Chosen so far: " +
                   (f"**{max(kept, key=lambda r: r['unseen']['miou'])['name']}**" if kept else "none") +
                   f" ({len(pretrained)} pretrained row(s) finished)." + car_seed_noise()]
+        lines += [""] * bool(list((OUT / "errors").glob("*/README.md"))) + [f"Where a row errs on the unseen street (confusion, worst frames): `errors/{d.name}/` "
+                  f"(`python benchmarks/recipe.py --errors {d.name}`)." for d in sorted((OUT / "errors").glob("*"))
+                  if (d / "README.md").exists()]
     records = scratch
     if records:
         floor = VAL_FLOOR
@@ -208,6 +212,31 @@ def table():
     (OUT / "README.md").write_text("\n".join(lines) + "\n")
 
 
+def errors(name, data, work):
+    """Where a finished row's model errs on the unseen street: `p8seg evaluate` of its run on `unseen` (confusion,
+    the worst frames, scores per image) into `results/recipe/errors/<name>/`, with a README naming the command."""
+    argv = command(name, data, work)
+    model = f"{work}/{name}/runs/{argv[argv.index('--loss') + 1]}/seed0/model.keras"
+    if not (REPO / model).exists(): sys.exit(f"recipe {name}: no finished run at {model}; run --only {name} first")
+    out = OUT / "errors" / name
+    ev = ["p8seg", "evaluate", model, "--data", str(data), "--split", "unseen", "--out", str(out.relative_to(REPO))]
+    run_p8seg(ev, REPO)
+    import pandas as pd
+    scores = pd.read_csv(out / "scores.csv").dropna(subset=["iou"])
+    worst = pd.read_csv(out / "per_image.csv").sort_values("miou").head(4)
+    lines = [f"<!-- Written by `python benchmarks/recipe.py --errors {name}`: do not edit. -->",
+             f"# Where the recipe {name} errs on the unseen street (0006R0, never trained on)", "",
+             f"`{' '.join(shlex.quote(a) for a in ev)}` (the row's own run, 0006R0 held out), at CamVid's full 360x480 "
+             "under the official rule: `confusion.png` (each true category's pixels by predicted category), `worst.png` "
+             "(the frames of lowest mIoU, photo / truth / prediction), `per_image.csv`, `scores.csv`.", "",
+             "| category | IoU | Dice | true pixels |", "|---|---|---|---|"]
+    lines += [f"| {r.category} | {r.iou:.3f} | {r.dice:.3f} | {int(r.pixels)} |" for r in scores.itertuples()]
+    lines += ["", "The worst frames (per-frame mIoU, `per_image.csv`): " +
+              ", ".join(f"{Path(r.image).name} {r.miou:.3f}" for r in worst.itertuples()) + "."]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    print(f"recipe {name}: errors on unseen in {out.relative_to(REPO)}", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=camvid_argument(),
@@ -215,7 +244,11 @@ def main():
     p.add_argument("--work", default="recipe_runs", help="training folders, relative to the repository (not committed)")
     p.add_argument("--only", help="comma-separated recipe names (default: all, in order)")
     p.add_argument("--table", action="store_true", help="only rewrite README.md from the JSON files")
+    p.add_argument("--errors", metavar="NAME", help="only score a finished row's run on unseen into results/recipe/errors/NAME")
     args = p.parse_args()
+    if args.errors:
+        if args.errors not in RECIPES: sys.exit(f"unknown recipe {args.errors!r}; known: {', '.join(RECIPES)}")
+        return errors(args.errors, args.data, args.work)
     if not args.table:
         for name in (args.only.split(",") if args.only else RECIPES):
             if name not in RECIPES: sys.exit(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")

@@ -1,5 +1,6 @@
 "`benchmarks/recipe.py` without training: each recipe's command, and the full-split command of the committed model."
 import json, shlex, sys
+from pathlib import Path
 
 from conftest import REPO
 
@@ -31,3 +32,22 @@ def test_every_committed_row_is_its_recipes_command():
     for path in sorted((REPO / "results" / "recipe").glob("*.json")):
         row = json.loads(path.read_text())
         assert row["command"] == shlex.join(recipe.command(row["name"], "../shared/data/camvid", "recipe_runs")), path.name
+
+
+def test_an_errors_folder_is_its_commands_output():
+    "Each committed errors/<row>/ holds what `p8seg evaluate` wrote, its README's mean is scores.csv's and the row JSON's unseen."
+    import pandas as pd
+    for d in sorted((REPO / "results" / "recipe" / "errors").glob("*")):
+        assert {"README.md", "scores.csv", "per_image.csv", "confusion.png", "worst.png", "report.json"} <= {p.name for p in d.iterdir()}, d.name
+        mean = pd.read_csv(d / "scores.csv").set_index("category").loc["mean (7 categories)", "iou"]
+        row = json.loads((REPO / "results" / "recipe" / f"{d.name}.json").read_text())
+        assert abs(mean - row["unseen"]["miou"]) < 1e-9 and f"| mean (7 categories) | {mean:.3f} |" in (d / "README.md").read_text()
+        report, images = json.loads((d / "report.json").read_text()), pd.read_csv(d / "per_image.csv")
+        assert f"--errors {d.name}`" in (d / "README.md").read_text() and len(images) == row["unseen"]["images"]
+        assert not any(Path(p).is_absolute() for p in [report["model"], report["scored_on"]["root"], *images["image"]]), d.name
+
+
+def test_errors_of_a_row_without_its_run_names_it(tmp_path, capsys):
+    import pytest
+    with pytest.raises(SystemExit) as e: recipe.errors("baseline", "d", str(tmp_path.relative_to(tmp_path.anchor)) + "/none")
+    assert "no finished run" in str(e.value) and "--only baseline" in str(e.value)
