@@ -100,6 +100,12 @@ def command(name, data, work, unseen=True) -> list:
     return ["p8seg", "train", "--data", str(data), *base, *RECIPES[name][1], "--out", out, "--quiet"]
 
 
+def run_dir(name, work) -> Path:
+    "A recipe's run folder: `<work>/<name>/runs/<its loss>/seed0` (relative to the repository)."
+    argv = command(name, "d", work)
+    return Path(work) / name / "runs" / argv[argv.index("--loss") + 1] / "seed0"
+
+
 def score(model_path, data, groups):
     "val and unseen scores at full resolution with bootstrap intervals."
     from p8seg.inference import load_model
@@ -117,24 +123,31 @@ def run(name, data, work):
         print(f"recipe {name}: done, skipped ({path.relative_to(REPO)})", flush=True); return
     print(f"recipe {name}: {shown}", flush=True)
     minutes = run_p8seg(argv, REPO)
-    run_dir = REPO / work / name / "runs" / argv[argv.index("--loss") + 1] / "seed0"
-    result = json.loads((run_dir / "run.json").read_text())
+    folder = REPO / run_dir(name, work)
+    result = json.loads((folder / "run.json").read_text())
     record = {"written_by": "python benchmarks/recipe.py", "name": name, "change": RECIPES[name][0], "command": shown,
               "config": result["config"], **minutes,
-              **score(run_dir / "model.keras", REPO / data if not Path(data).is_absolute() else data,
+              **score(folder / "model.keras", REPO / data if not Path(data).is_absolute() else data,
                       tuple(result["config"]["unseen"]))}
     write_json_atomic(path, record, end="\n")
     print(f"recipe {name}: val {record['val']['miou']:.3f}, unseen {record['unseen']['miou']:.3f}, "
           f"{record['wall_min']:.1f} min", flush=True)
 
 
-def seed_noise() -> list:
-    "How far the seed alone moves one recipe's figures: the spread over seeds in the three-seed comparison (results/camvid)."
-    path = REPO / "results" / "camvid" / "runs.csv"
-    if not path.exists(): return []
+def seed_spread(comparison):
+    """The finished runs of a three-seed comparison (`results/<comparison>/runs.csv`) and, per loss, how far the seed
+    alone moves val and unseen mIoU (max - min over seeds); None when it has not run."""
+    path = REPO / "results" / comparison / "runs.csv"
+    if not path.exists(): return None
     import pandas as pd
     runs = pd.read_csv(path); runs = runs[runs["status"] == "finished"]
-    spread = runs.groupby("loss")[["miou", "unseen_miou"]].agg(lambda x: x.max() - x.min())
+    return runs, runs.groupby("loss")[["miou", "unseen_miou"]].agg(lambda x: x.max() - x.min())
+
+
+def seed_noise() -> list:
+    "How far the seed alone moves one recipe's figures: the spread over seeds in the three-seed comparison (results/camvid)."
+    if (found := seed_spread("camvid")) is None: return []
+    runs, spread = found
     return ["", f"**One seed per recipe.** In the three-seed comparison (`results/camvid/runs.csv`: 5 losses x seeds "
             f"{', '.join(map(str, sorted(runs['seed'].unique())))}, the baseline recipe), the seed alone moves one loss's "
             f"val mIoU by up to {spread['miou'].max():.3f} (median {spread['miou'].median():.3f}) and its unseen mIoU by up "
@@ -144,11 +157,9 @@ def seed_noise() -> list:
 
 def car_seed_noise() -> str:
     "How far the seed alone moves the pretrained rows: the spread over seeds in the car's five-loss comparison (results/camvid_car)."
-    path = REPO / "results" / "camvid_car" / "runs.csv"
-    if not path.exists(): return " Its single-seed figures are read against the seed noise of the car's own five-loss comparison once it has run."
-    import pandas as pd
-    runs = pd.read_csv(path); runs = runs[runs["status"] == "finished"]
-    spread = runs.groupby("loss")[["miou", "unseen_miou"]].agg(lambda x: x.max() - x.min())
+    if (found := seed_spread("camvid_car")) is None:
+        return " Its single-seed figures are read against the seed noise of the car's own five-loss comparison once it has run."
+    runs, spread = found
     return (f" In the car's own five-loss comparison (`results/camvid_car/runs.csv`: FPN-lite on Lite0 at 288x384, seeds "
             f"{', '.join(map(str, sorted(runs['seed'].unique())))}), the seed alone moves the loss total by up to "
             f"{spread.loc['total', 'miou']:.3f} on val and {spread.loc['total', 'unseen_miou']:.3f} on unseen (any loss: up to "
@@ -215,8 +226,7 @@ def table():
 def errors(name, data, work):
     """Where a finished row's model errs on the unseen street: `p8seg evaluate` of its run on `unseen` (confusion,
     the worst frames, scores per image) into `results/recipe/errors/<name>/`, with a README naming the command."""
-    argv = command(name, data, work)
-    model = f"{work}/{name}/runs/{argv[argv.index('--loss') + 1]}/seed0/model.keras"
+    model = (run_dir(name, work) / "model.keras").as_posix()
     if not (REPO / model).exists(): sys.exit(f"recipe {name}: no finished run at {model}; run --only {name} first")
     out = OUT / "errors" / name
     ev = ["p8seg", "evaluate", model, "--data", str(data), "--split", "unseen", "--out", str(out.relative_to(REPO))]
