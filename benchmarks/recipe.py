@@ -254,7 +254,7 @@ def main():
     p.add_argument("--work", default="recipe_runs", help="training folders, relative to the repository (not committed)")
     p.add_argument("--only", help="comma-separated recipe names (default: all, in order)")
     p.add_argument("--table", action="store_true", help="only rewrite README.md from the JSON files")
-    p.add_argument("--errors", metavar="NAME", help="only score a finished row's run on unseen into results/recipe/errors/NAME")
+    p.add_argument("--errors", metavar="NAME", help="only score a finished row's run on unseen into results/recipe/errors/<name>")
     args = p.parse_args()
     if args.errors:
         if args.errors not in RECIPES: sys.exit(f"unknown recipe {args.errors!r}; known: {', '.join(RECIPES)}")
