@@ -32,7 +32,7 @@ files and the same machine.
 Goals: epoch 1 >= 1.5x, warm epoch >= 50x and >= 1,500 images/s, LUT >= 20x.
 """
 from __future__ import annotations
-import argparse, math, os, shlex, shutil, statistics, sys, tempfile, time
+import argparse, math, os, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +79,7 @@ def file_pairs(root: Path):
 
 # ---------------------------------------------------------------- the original notebook's way (benchmarks/original_loader.py)
 from original_loader import remap_loop, load_batch as seed_batch  # noqa: E402
+from report import Report  # noqa: E402
 
 
 def run_seed_epoch(image_paths, mask_paths, img_size, batch_size):
@@ -167,10 +168,7 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=None, help="also write the report to this file (its first line: the command)")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = ap.parse_args(argv)
-    report = []
-    def say(line=""):
-        "Print a line of the report (and keep it for --out)."
-        print(line, flush=True); report.append(line)
+    say = Report()
     img_size, bs = tuple(args.size), args.batch_size
     root = (args.root or REPO / "benchmarks" / "_data" / f"full_n{args.n}").expanduser().resolve()
 
@@ -255,10 +253,7 @@ def main(argv=None):
         f"first tf.data pipeline start ({t_tf_start:.2f} s), data generation")
     say(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
         f"(a shared machine's load inflates every figure, the 2-core side most)")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        command = shlex.join(["python", "benchmarks/bench_data.py", *argv])
-        args.out.write_text(f"Written by `{command}`\n\n" + "\n".join(report) + "\n")
+    if args.out: say.write(args.out, "benchmarks/bench_data.py", argv)
     return dict(first=r_first, warm=r_warm, lut=r_lut, images_per_s=n / t_warm)
 
 

@@ -21,11 +21,12 @@ the pipeline and the model, not a slow pipeline).
     python benchmarks/bench_pipeline.py --size 256 512 --steps 50 --root /data/cityscapes
     python benchmarks/bench_pipeline.py --out results/bench/bench_pipeline.txt   # also writes the report, its command on top
 """
-import argparse, json, math, os, shlex, sys, tempfile, time
+import argparse, json, math, os, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
+from report import Report  # noqa: E402  (benchmarks/, the script's folder)
 import numpy as np
 import tensorflow as tf
 
@@ -89,10 +90,7 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="also write the report to this file (its first line: the command)")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    report = []
-    def say(line=""):
-        "Print a line of the report (and keep it for --out)."
-        print(line, flush=True); report.append(line)
+    say = Report()
 
     from p8seg.data import make_dataset, load_split, steps_per_epoch
 
@@ -167,10 +165,7 @@ def main(argv=None):
         say("the pipeline alone is much faster than training: the extra time is CPU contention "
             "(pipeline and model share the CPU) or load from other processes, not a starved model")
     if args.json: Path(args.json).write_text(json.dumps(result, indent=1, default=str))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        command = shlex.join(["python", "benchmarks/bench_pipeline.py", *argv])
-        Path(args.out).write_text(f"Written by `{command}`\n\n" + "\n".join(report) + "\n")
+    if args.out: say.write(args.out, "benchmarks/bench_pipeline.py", argv)
     return result
 
 
