@@ -10,7 +10,7 @@ A thin caller of the library. What runs, in order:
 1. Accuracy, network after network (`NETWORKS`). A network whose accuracy comes from a row of
    `benchmarks/recipe.py` (`REUSED`: unet_mini <- baseline; the pretrained EfficientNet-Lite networks fpn_lite_lite0
    <- lite0_fpn_192x256, lraspp_lite0 <- lite0_lraspp_192x256, fpn_lite_lite2 <- lite2_fpn_192x256,
-   fpn_lite_lite0_288x384 <- lite0_fpn_288x384, fpn_lite_lite0_352x480 <- lite0_fpn_352x480_total) reuses that row's
+   fpn_lite_lite0_288x384 <- lite0_fpn_288x384, fpn_lite_lite0_352x480 <- lite0_fpn_352x480_total_ep45, the car's choice) reuses that row's
    run, `recipe_runs/<row>/runs/<the loss of the row's config>/seed0`, when `results/recipe/<row>.json` is there and
    the run's run.json config equals that JSON's config: nothing is retrained, and the table's command is the row's
    command plus " (reused: benchmarks/recipe.py's run)". A Lite network whose row has no finished run yet is "not
@@ -69,12 +69,12 @@ NETWORKS = {
     "lraspp_lite0": ("lraspp", ["--backbone", "efficientnet_lite0"]),
     "fpn_lite_lite2": ("fpn_lite", ["--backbone", "efficientnet_lite2"]),
     "fpn_lite_lite0_288x384": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),   # at 288x384 frames
-    "fpn_lite_lite0_352x480": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),   # the car's recipe (352x480, loss total)
+    "fpn_lite_lite0_352x480": ("fpn_lite", ["--backbone", "efficientnet_lite0"]),   # the car's recipe (352x480, loss total, 45 epochs)
 }
 # name -> the row of benchmarks/recipe.py whose run gives its accuracy (reused, not retrained)
 REUSED = {"unet_mini": "baseline", "fpn_lite_lite0": "lite0_fpn_192x256", "lraspp_lite0": "lite0_lraspp_192x256",
           "fpn_lite_lite2": "lite2_fpn_192x256", "fpn_lite_lite0_288x384": "lite0_fpn_288x384",
-          "fpn_lite_lite0_352x480": "lite0_fpn_352x480_total"}
+          "fpn_lite_lite0_352x480": "lite0_fpn_352x480_total_ep45"}   # the car's rule's choice (recipe.car_choice)
 LITE = tuple(n for n in REUSED if n != "unet_mini")    # the pretrained ones, never trained here: their row's run or "not finished"
 REALTIME = ("lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic")
 SIZES = ("256x512", "384x480", "512x1024")   # 384x480: the camera's 360x480 padded to a multiple of 32
@@ -237,6 +237,20 @@ def rows_of(results):
     return rows, lat, timed
 
 
+def record_gap(r, tol=5e-4):
+    """A line when a reused row's run scores otherwise than its row's record in `results/recipe/` (the run was made
+    again by the row's command, e.g. on another CPU, whose arithmetic gives other digits), else None."""
+    row = r["record"].get("recipe_row")
+    path = RECIPE_RESULTS / f"{row}.json"
+    if not row or not path.exists(): return None
+    rec = json.loads(path.read_text())
+    mine, theirs = (r["val keras"], r["unseen keras"]), (rec["val"]["miou"], rec["unseen"]["miou"])
+    if all(abs(a - b) <= tol for a, b in zip(mine, theirs)): return None
+    return (f"- {r['network']}: its run scores val {mine[0]:.3f}, unseen {mine[1]:.3f} (Keras); the record of "
+            f"`results/recipe/{row}.json` says {theirs[0]:.3f}, {theirs[1]:.3f}: the run here is the row's command run "
+            "again, not the run of the record")
+
+
 def figure(rows, path, warning):
     "mIoU (val and unseen, int8 export) against int8 latency at the camera's 384x480, fp32 latency as the segment's other end."
     import matplotlib, matplotlib.ticker; matplotlib.use("Agg")
@@ -294,8 +308,8 @@ def table(results, out, shown):
              + (f", departing from it in the one option named: {', '.join(departs)}" if departs else "") + ". "
              "The pretrained networks (EfficientNet-Lite encoders from ImageNet, fine-tuned) are the runs of their rows "
              f"of `results/recipe/`, reused, not retrained: {', '.join(lite)}; their recipe is not the one above "
-             "(30 epochs, cosine decay, augmentation, void left out; 192x256 and focal_tversky unless the name says a size or "
-             "its row a loss: the commands below), so their "
+             "(30 epochs, cosine decay, augmentation, void left out; 192x256 and focal_tversky unless the name says a size, or "
+             "its row a loss or more epochs: the commands below), so their "
              "lead is the encoder and its recipe together. Every network is scored at the full 360x480 under the official "
              "rule (mIoU of 7 categories) on `val` (101 frames of 0016E5) and on `unseen` (the 101 frames of 0006R0, never "
              "trained on; the model runs at its training size and its prediction is resized to the labels), as Keras and "
@@ -319,6 +333,7 @@ def table(results, out, shown):
         within = lambda d: "within" if abs(d) <= 0.01 else "OUTSIDE"
         lines.append(f"- {r['network']}: int8 - Keras on val {val:+.4f} ({within(val)} 0.01), on unseen {unseen:+.4f} "
                      f"({within(unseen)} 0.01)")
+    lines += [g for g in map(record_gap, rows) if g]
     ref = next((r for r in rows if r["network"] == "unet_mini"), None)
     for r in rows:
         fps = r[f"int8 fps {SIZE}"]

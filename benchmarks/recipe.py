@@ -167,6 +167,14 @@ def car_seed_noise() -> str:
             "shown to differ, and the rule still takes the highest.")
 
 
+def car_choice(records=None):
+    """The car's rule on the finished pretrained rows (`records`: the rows' JSON, default those in results/recipe/): the
+    highest unseen mIoU among those whose val mIoU is at least VAL_FLOOR; None when none qualifies."""
+    if records is None: records = [json.loads((OUT / f"{n}.json").read_text()) for n in RECIPES if (OUT / f"{n}.json").exists()]
+    kept = [r for r in records if r["config"].get("encoder_weights") and r["val"]["miou"] >= VAL_FLOOR]
+    return max(kept, key=lambda r: r["unseen"]["miou"])["name"] if kept else None
+
+
 def network(config: dict) -> str:
     "A row's network as the table shows it: the architecture, its encoder and where the encoder started."
     name = config["arch"] + (f" / {config['backbone'] or 'efficientnet_lite0'}" if config["arch"] in ("fpn_lite", "lraspp") else
@@ -200,15 +208,15 @@ def table():
     scratch = [r for r in records if not r["config"].get("encoder_weights")]
     pretrained = [r for r in records if r["config"].get("encoder_weights")]
     if pretrained:
-        kept = [r for r in pretrained if r["val"]["miou"] >= VAL_FLOOR]
+        chosen = car_choice(records)
         lines += ["", f"**The car's rule** (stated when the first pretrained row had finished, before the others ran): among the pretrained recipes whose val mIoU is "
                   f"at least {VAL_FLOOR}, the highest unseen mIoU; its network must also meet the car's speed floor (int8, "
                   "2 threads: at least 60 fps at 384x480, `results/deploy/frontier.md`). Chosen so far: " +
-                  (f"**{max(kept, key=lambda r: r['unseen']['miou'])['name']}**" if kept else "none") +
+                  (f"**{chosen}**" if chosen else "none") +
                   f" ({len(pretrained)} pretrained row(s) finished)." + car_seed_noise()]
-        lines += [""] * bool(list((OUT / "errors").glob("*/README.md"))) + [f"Where a row errs on the unseen street (confusion, worst frames): `errors/{d.name}/` "
-                  f"(`python benchmarks/recipe.py --errors {d.name}`)." for d in sorted((OUT / "errors").glob("*"))
-                  if (d / "README.md").exists()]
+        errors = [d.name for d in sorted((OUT / "errors").glob("*")) if (d / "README.md").exists()]
+        lines += ["", "Where a row errs on the unseen street (confusion, worst frames): " + "; ".join(
+                  f"`errors/{n}/` (`python benchmarks/recipe.py --errors {n}`)" for n in errors) + "."] * bool(errors)
     records = scratch
     if records:
         floor = VAL_FLOOR

@@ -63,7 +63,7 @@ def test_table_from_json(tmp_path, state):
     assert ", departing from it in the one option named: lraspp_mobilenetv3_minimalistic_192x256 (--img-size 192x256). " in md[4]
     assert ("reused, not retrained: fpn_lite_lite0 (lite0_fpn_192x256), lraspp_lite0 (lite0_lraspp_192x256), "
             "fpn_lite_lite2 (lite2_fpn_192x256), fpn_lite_lite0_288x384 (lite0_fpn_288x384), fpn_lite_lite0_352x480 "
-            "(lite0_fpn_352x480_total); their recipe is not the one above") in md[4]
+            "(lite0_fpn_352x480_total_ep45); their recipe is not the one above") in md[4]
     assert all(f"> {h}" in md for h in header)
     assert ("**Latency is a result only when taken at niceness 0 on an idle machine** (other processes taking at most a "
             "tenth of the CPUs during the run, as bench_deploy measures it). Figures taken on a busy machine or at a "
@@ -87,7 +87,7 @@ def test_table_from_json(tmp_path, state):
     assert ("Not finished (no JSON yet): unet_mini_nobn, linknet_mobilenetv2, lraspp_mobilenetv3, "
             "lraspp_mobilenetv3_minimalistic_192x256, lraspp_lite0 (waits for benchmarks/recipe.py's lite0_lraspp_192x256), "
             "fpn_lite_lite2 (waits for benchmarks/recipe.py's lite2_fpn_192x256), fpn_lite_lite0_288x384 (waits for benchmarks/recipe.py's lite0_fpn_288x384), "
-            "fpn_lite_lite0_352x480 (waits for benchmarks/recipe.py's lite0_fpn_352x480_total).") in md
+            "fpn_lite_lite0_352x480 (waits for benchmarks/recipe.py's lite0_fpn_352x480_total_ep45).") in md
     assert "- unet_mini: int8 - Keras on val -0.0020 (within 0.01), on unseen -0.0010 (within 0.01)" in md
     assert "- lraspp_mobilenetv3_minimalistic: int8 - Keras on val -0.0200 (OUTSIDE 0.01), on unseen -0.0050 (within 0.01)" in md
     assert "- fpn_lite_lite0: int8 - Keras on val -0.0070 (within 0.01), on unseen -0.0070 (within 0.01)" in md
@@ -183,3 +183,18 @@ def test_unknown_network_is_refused():
     r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--only", "unet_mini,resnet"], cwd=REPO,
                        capture_output=True, text=True, timeout=120, env=subprocess_env())
     assert r.returncode == 2 and "unknown network(s) ['resnet']" in r.stderr, r.stderr
+
+
+def test_a_reused_run_that_scores_otherwise_than_its_record_is_named(tmp_path, monkeypatch):
+    "The table names a reused row whose run (made again by the row's command) scores otherwise than the row's record."
+    monkeypatch.setattr(frontier, "RECIPE_RESULTS", tmp_path)
+    (tmp_path / "lite0_fpn_192x256.json").write_text(json.dumps({"val": {"miou": 0.8295}, "unseen": {"miou": 0.6620}}))
+    row = lambda val, unseen, recipe_row="lite0_fpn_192x256": {
+        "network": "fpn_lite_lite0", "val keras": val, "unseen keras": unseen, "record": {"recipe_row": recipe_row}}
+    assert frontier.record_gap(row(0.8297, 0.6618)) is None                 # within 5e-4: the record's own run
+    assert frontier.record_gap(row(0.8270, 0.6618)) == (
+        "- fpn_lite_lite0: its run scores val 0.827, unseen 0.662 (Keras); the record of "
+        "`results/recipe/lite0_fpn_192x256.json` says 0.830, 0.662: the run here is the row's command run again, "
+        "not the run of the record")
+    assert frontier.record_gap(row(0.5, 0.5, None)) is None                 # trained here, no row
+    assert frontier.record_gap(row(0.5, 0.5, "lite2_fpn_192x256")) is None  # no record there

@@ -27,6 +27,24 @@ def test_the_full_split_command_drops_only_unseen():
            [a for a in full if a != "w/final_cosine60_128x160"]
 
 
+def test_the_cars_rule_takes_the_highest_unseen_among_pretrained_rows_that_keep_val():
+    row = lambda name, val, unseen, weights="imagenet": {"name": name, "config": {"encoder_weights": weights},
+                                                          "val": {"miou": val}, "unseen": {"miou": unseen}}
+    rows = [row("scratch", 0.90, 0.70, None), row("forgets", 0.71, 0.69), row("a", 0.80, 0.60), row("b", 0.75, 0.62)]
+    assert recipe.car_choice(rows) == "b"                          # not scratch (no encoder), not forgets (val < 0.72)
+    assert recipe.car_choice(rows[:2]) is None
+
+
+def test_the_committed_car_choice_is_what_the_car_and_the_frontier_use():
+    "results/camvid_best is trained by the rule's choice, and the frontier's car row reuses that row's run."
+    import frontier
+    chosen = recipe.car_choice()
+    assert f"Chosen so far: **{chosen}**" in (REPO / "results" / "recipe" / "README.md").read_text()
+    assert json.loads((REPO / "results" / "camvid_best" / "scores.json").read_text())["recipe"] == chosen
+    assert frontier.REUSED["fpn_lite_lite0_352x480"] == chosen
+    assert f"fpn_lite_lite0_352x480 ({chosen})" in (REPO / "results" / "deploy" / "frontier.md").read_text()
+
+
 def test_every_committed_row_is_its_recipes_command():
     "A rerun skips a row only when its JSON holds the same command: every committed JSON does (nothing would retrain)."
     for path in sorted((REPO / "results" / "recipe").glob("*.json")):
