@@ -88,6 +88,8 @@ RECIPES.update({
                                    _lite("--img-size", "352x480", "--loss", "total", "--class-weights")),
     "lite0_fpn_352x480_total_ep45": ("lite0_fpn_352x480_total with 45 epochs",
                                      _lite("--img-size", "352x480", "--loss", "total", "--epochs", "45")),
+    "lite0_fpn_352x480_total_ep60": ("lite0_fpn_352x480_total with 60 epochs",
+                                     _lite("--img-size", "352x480", "--loss", "total", "--epochs", "60")),
 })
 
 
