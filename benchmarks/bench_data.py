@@ -43,6 +43,7 @@ import p8seg  # noqa: F401  (Keras 2 environment before anything loads TensorFlo
 import cv2
 import numpy as np
 from p8seg.labels import class_to_group, remap_mask, N_CATEGORIES, LABEL_TO_CATEGORY_LUT
+from report import Report  # noqa: E402  (benchmarks/report.py)
 
 FULL_SIZE = (1024, 2048)  # (height, width) of Cityscapes frames
 
@@ -79,7 +80,6 @@ def file_pairs(root: Path):
 
 # ---------------------------------------------------------------- the original notebook's way (benchmarks/original_loader.py)
 from original_loader import remap_loop, load_batch as seed_batch  # noqa: E402
-from report import Report  # noqa: E402
 
 
 def run_seed_epoch(image_paths, mask_paths, img_size, batch_size):

@@ -241,9 +241,8 @@ def record_gap(r, tol=5e-4):
     """A line when a reused row's run scores otherwise than its row's record in `results/recipe/` (the run was made
     again by the row's command, e.g. on another CPU, whose arithmetic gives other digits), else None."""
     row = r["record"].get("recipe_row")
-    path = RECIPE_RESULTS / f"{row}.json"
-    if not row or not path.exists(): return None
-    rec = json.loads(path.read_text())
+    if not row or not (RECIPE_RESULTS / f"{row}.json").exists(): return None
+    rec = json.loads((RECIPE_RESULTS / f"{row}.json").read_text())
     mine, theirs = (r["val keras"], r["unseen keras"]), (rec["val"]["miou"], rec["unseen"]["miou"])
     if all(abs(a - b) <= tol for a, b in zip(mine, theirs)): return None
     return (f"- {r['network']}: its run scores val {mine[0]:.3f}, unseen {mine[1]:.3f} (Keras); the record of "

@@ -217,8 +217,9 @@ def table():
                   (f"**{chosen}**" if chosen else "none") +
                   f" ({len(pretrained)} pretrained row(s) finished)." + car_seed_noise()]
         errors = [d.name for d in sorted((OUT / "errors").glob("*")) if (d / "README.md").exists()]
-        lines += ["", "Where a row errs on the unseen street (confusion, worst frames): " + "; ".join(
-                  f"`errors/{n}/` (`python benchmarks/recipe.py --errors {n}`)" for n in errors) + "."] * bool(errors)
+        if errors:
+            lines += ["", "Where a row errs on the unseen street (confusion, worst frames): " + "; ".join(
+                      f"`errors/{n}/` (`python benchmarks/recipe.py --errors {n}`)" for n in errors) + "."]
     records = scratch
     if records:
         floor = VAL_FLOOR
