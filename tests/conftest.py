@@ -11,6 +11,19 @@ import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
 REPO = Path(__file__).resolve().parents[1]
 
 
+# Fixtures that are costly to build and scoped to a session or a module: pytest-xdist builds such a fixture once in
+# every worker whose tests use it, so CI (`--dist loadgroup`) sends the tests sharing one to a single worker.
+SHARED_FIXTURES = ("comparison", "finetuned", "trained", "mirrored_checks", "bn_model", "saved_efficientnet", "served")
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups (its own hook of the same name)
+def pytest_collection_modifyitems(items):
+    "Each test that uses a costly shared fixture joins that fixture's xdist group (the first of `SHARED_FIXTURES` it uses)."
+    for item in items:
+        shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if shared: item.add_marker(pytest.mark.xdist_group(shared[0]))
+
+
 def subprocess_env(**extra) -> dict:
     "The environment of a child Python: this checkout first on the path, TensorFlow quiet, no TF_CONFIG unless given."
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
