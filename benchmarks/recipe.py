@@ -90,6 +90,10 @@ RECIPES.update({
                                      _lite("--img-size", "352x480", "--loss", "total", "--epochs", "45")),
     "lite0_fpn_352x480_total_ep60": ("lite0_fpn_352x480_total with 60 epochs",
                                      _lite("--img-size", "352x480", "--loss", "total", "--epochs", "60")),
+    "lite0_fpn_352x480_total_ep45_wu3": ("lite0_fpn_352x480_total_ep45 with 3 epochs of warm-up (from a tenth of the "
+                                         "learning rate): the new head settles before the encoder moves far",
+                                         _lite("--img-size", "352x480", "--loss", "total", "--epochs", "45",
+                                               "--warmup-epochs", "3")),
 })
 
 
