@@ -33,6 +33,18 @@ def test_the_cars_rule_takes_the_highest_unseen_among_pretrained_rows_that_keep_
     rows = [row("scratch", 0.90, 0.70, None), row("forgets", 0.71, 0.69), row("a", 0.80, 0.60), row("b", 0.75, 0.62)]
     assert recipe.car_choice(rows) == "b"                          # not scratch (no encoder), not forgets (val < 0.72)
     assert recipe.car_choice(rows[:2]) is None
+    second_seed = {**row("b_s1", 0.76, 0.64), "config": {"encoder_weights": "imagenet", "seed": 1}}
+    assert recipe.car_choice(rows + [second_seed]) == "b"         # a second seed measures a recipe's spread, is not one
+
+
+def test_a_second_seed_is_set_beside_its_seed_0_twin():
+    row = lambda name, seed, val, unseen, epochs=45: {"name": name, "val": {"miou": val}, "unseen": {"miou": unseen},
+        "config": {"encoder_weights": "imagenet", "epochs": epochs, "seed": seed, "out": f"w/{name}"}}
+    rows = [row("a", 0, 0.830, 0.662), row("a_s1", 1, 0.825, 0.650), row("b", 0, 0.8, 0.6, epochs=30),
+            row("c_s2", 2, 0.7, 0.5, epochs=60)]                   # c_s2 has no seed-0 twin: no line
+    assert recipe.seed_twins(rows) == ["", "**Second seeds** (the same recipe, another seed: how far the seed alone moves it):",
+                                       "- a at seeds 0 and 1 (a_s1): val 0.830 and 0.825 (-0.005), unseen 0.662 and 0.650 (-0.012)"]
+    assert recipe.seed_twins(rows[:1] + rows[2:]) == []
 
 
 def test_the_committed_car_choice_is_what_the_car_and_the_frontier_use():
