@@ -17,7 +17,7 @@ import argparse, json, shlex, sys
 from pathlib import Path
 
 from p8seg.config import camvid_argument   # $P8SEG_CAMVID as written, else ../shared/data/camvid
-from p8seg.cli import run_p8seg             # a `p8seg ...` argv as a child process, its minutes
+from p8seg.cli import run_p8seg, make_parser, config_from_args   # a `p8seg ...` argv as a child process, its minutes
 from p8seg.files import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,6 +97,9 @@ RECIPES.update({
     "lite0_fpn_352x480_total_ep45_s1": ("lite0_fpn_352x480_total_ep45 with seed 1 (its second seed: how far one recipe "
                                         "moves from seed to seed)",
                                         _lite("--img-size", "352x480", "--loss", "total", "--epochs", "45", "--seed", "1")),
+    "lite0_fpn_352x480_total_ep45_bs4": ("lite0_fpn_352x480_total_ep45 with batches of 4 (twice the steps, noisier ones)",
+                                         _lite("--img-size", "352x480", "--loss", "total", "--epochs", "45",
+                                               "--batch-size", "4")),
 })
 
 
@@ -110,9 +113,28 @@ def command(name, data, work, unseen=True) -> list:
 
 
 def run_dir(name, work) -> Path:
-    "A recipe's run folder: `<work>/<name>/runs/<its loss>/seed0` (relative to the repository)."
+    "A recipe's run folder: `<work>/<name>/runs/<its loss>/seed<its seed>` (relative to the repository)."
     argv = command(name, "d", work)
-    return Path(work) / name / "runs" / argv[argv.index("--loss") + 1] / "seed0"
+    return Path(work) / name / "runs" / argv[argv.index("--loss") + 1] / f"seed{argv[argv.index('--seed') + 1]}"
+
+
+def trained_config(name, data, work) -> dict:
+    "The training config (`TrainConfig.to_dict()`, as a finished run's run.json holds it) of a recipe's command."
+    return config_from_args(make_parser().parse_args(command(name, data, work)[1:])).to_dict()
+
+
+def train_once(name, data, work) -> dict:
+    """Run a recipe's training command and keep its minutes beside the run (`recipe_minutes.json`), or, when the run
+    folder already holds that command's finished run (its run.json, written last), only read them back: a recipe.py
+    stopped between training and scoring resumes at the scoring. Minutes it never kept are None."""
+    folder = REPO / run_dir(name, work)
+    kept, done = folder / "recipe_minutes.json", folder / "run.json"
+    if done.exists() and json.loads(done.read_text())["config"] == trained_config(name, data, work):
+        print(f"recipe {name}: its training had finished ({run_dir(name, work) / 'run.json'}): scoring it", flush=True)
+        return json.loads(kept.read_text()) if kept.exists() else {"wall_min": None, "cpu_min": None}
+    minutes = run_p8seg(command(name, data, work), REPO)
+    write_json_atomic(kept, minutes, end="\n")
+    return minutes
 
 
 def score(model_path, data, groups):
@@ -123,6 +145,11 @@ def score(model_path, data, groups):
     return {"val": split_summary(model, data), "unseen": split_summary(model, data, "train", groups)}
 
 
+def minutes_text(minutes) -> str:
+    "Minutes as the table shows them; None (not kept: the run had finished before recipe.py kept minutes) as '–'."
+    return "–" if minutes is None else f"{minutes:.1f}"
+
+
 def run(name, data, work):
     "Train (or resume) one recipe, score it, write its JSON; skip it if its JSON is there with the same command."
     argv = command(name, data, work)
@@ -131,7 +158,7 @@ def run(name, data, work):
     if path.exists() and json.loads(path.read_text()).get("command") == shown:
         print(f"recipe {name}: done, skipped ({path.relative_to(REPO)})", flush=True); return
     print(f"recipe {name}: {shown}", flush=True)
-    minutes = run_p8seg(argv, REPO)
+    minutes = train_once(name, data, work)
     folder = REPO / run_dir(name, work)
     result = json.loads((folder / "run.json").read_text())
     record = {"written_by": "python benchmarks/recipe.py", "name": name, "change": RECIPES[name][0], "command": shown,
@@ -140,7 +167,7 @@ def run(name, data, work):
                       tuple(result["config"]["unseen"]))}
     write_json_atomic(path, record, end="\n")
     print(f"recipe {name}: val {record['val']['miou']:.3f}, unseen {record['unseen']['miou']:.3f}, "
-          f"{record['wall_min']:.1f} min", flush=True)
+          f"{minutes_text(record['wall_min'])} min", flush=True)
 
 
 def seed_spread(comparison):
@@ -220,13 +247,15 @@ def table():
              "360x480 under the official rule on `val` (101 frames of 0016E5, a street that also makes up 204 training "
              "frames) and on **unseen** (the 101 frames of 0006R0: a street never trained on and used for no decision). "
              "Intervals: 95% bootstrap over images. Minutes: wall and CPU time of the training command on this 2-core "
-             "machine (other work ran beside some of them).", "",
+             "machine (other work ran beside some of them)." + (" –: not kept (the run's training had finished before "
+             "recipe.py kept minutes beside it; the row was scored afterwards)." if any(r["wall_min"] is None for r in records)
+             else ""), "",
              "| recipe | network | change | val mIoU (95% CI) | unseen mIoU (95% CI) | wall min | CPU min |",
              "|---|---|---|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['name']} | {network(r['config'])} | {r['change']} | {f(r['val']['miou'])} ({f(r['val']['ci'][0])}–{f(r['val']['ci'][1])}) "
                      f"| {f(r['unseen']['miou'])} ({f(r['unseen']['ci'][0])}–{f(r['unseen']['ci'][1])}) "
-                     f"| {r['wall_min']:.1f} | {r['cpu_min']:.1f} |")
+                     f"| {minutes_text(r['wall_min'])} | {minutes_text(r['cpu_min'])} |")
     for split in ("val", "unseen"):
         lines += ["", f"## IoU per category on {split}", "", "| recipe | " + " | ".join(cats) + " |", "|---" * (len(cats) + 1) + "|"]
         lines += [f"| {r['name']} | " + " | ".join(f(r[split]["iou"][c]) for c in cats) + " |" for r in records]

@@ -81,3 +81,22 @@ def test_errors_of_a_row_without_its_run_names_it(tmp_path, capsys):
     import pytest
     with pytest.raises(SystemExit) as e: recipe.errors("baseline", "d", str(tmp_path.relative_to(tmp_path.anchor)) + "/none")
     assert "no finished run" in str(e.value) and "--only baseline" in str(e.value)
+
+
+def test_a_finished_training_is_scored_not_run_again(tmp_path, monkeypatch):
+    """recipe.py stopped between training and scoring: the rerun finds the command's finished run (its run.json) and
+    only scores it, with the minutes kept beside it (None when it kept none); a different command trains again."""
+    name, data = "lite0_fpn_352x480_total_ep45_s1", "../shared/data/camvid"
+    folder = tmp_path / "w" / name / "runs" / "total" / "seed1"
+    assert recipe.REPO / recipe.run_dir(name, tmp_path / "w") == folder            # the seed names the folder
+    ran = []
+    monkeypatch.setattr(recipe, "run_p8seg", lambda argv, cwd: ran.append(argv) or {"wall_min": 31.0, "cpu_min": 57.0})
+    assert recipe.train_once(name, data, tmp_path / "w") == {"wall_min": 31.0, "cpu_min": 57.0} and len(ran) == 1
+    assert json.loads((folder / "recipe_minutes.json").read_text()) == {"wall_min": 31.0, "cpu_min": 57.0}
+    (folder / "run.json").write_text(json.dumps({"config": recipe.trained_config(name, data, tmp_path / "w")}))
+    assert recipe.train_once(name, data, tmp_path / "w") == {"wall_min": 31.0, "cpu_min": 57.0} and len(ran) == 1
+    (folder / "recipe_minutes.json").unlink()
+    assert recipe.train_once(name, data, tmp_path / "w") == {"wall_min": None, "cpu_min": None} and len(ran) == 1
+    (folder / "run.json").write_text(json.dumps({"config": {**recipe.trained_config(name, data, tmp_path / "w"), "epochs": 30}}))
+    recipe.train_once(name, data, tmp_path / "w"); assert len(ran) == 2                 # another command's run: trains
+    assert (recipe.minutes_text(None), recipe.minutes_text(31.04)) == ("–", "31.0")
