@@ -11,7 +11,7 @@ A thin caller of the library. What runs, in order:
    `benchmarks/recipe.py` (`REUSED`: unet_mini <- baseline; the pretrained EfficientNet-Lite networks fpn_lite_lite0
    <- lite0_fpn_192x256, lraspp_lite0 <- lite0_lraspp_192x256, fpn_lite_lite2 <- lite2_fpn_192x256,
    fpn_lite_lite0_288x384 <- lite0_fpn_288x384, fpn_lite_lite0_352x480 <- lite0_fpn_352x480_total_ep45, the car's choice) reuses that row's
-   run, `recipe_runs/<row>/runs/<the loss of the row's config>/seed0`, when `results/recipe/<row>.json` is there and
+   run, `recipe_runs/<row>/runs/<the loss of the row's config>/seed<its seed>`, when `results/recipe/<row>.json` is there and
    the run's run.json config equals that JSON's config: nothing is retrained, and the table's command is the row's
    command plus " (reused: benchmarks/recipe.py's run)". A Lite network whose row has no finished run yet is "not
    finished" (recipe.py trains it, never this script). unet_mini is reused only when its row is this script's own
@@ -126,7 +126,7 @@ def recipe_row(name, epochs):
 
 def reusable(name, record):
     "The run folder of a recipe row when its model is there and its run.json config is the row JSON's, else None."
-    run_dir = RECIPE_RUNS / REUSED[name] / "runs" / record["config"]["loss"] / "seed0"
+    run_dir = RECIPE_RUNS / REUSED[name] / "runs" / record["config"]["loss"] / f"seed{record['config']['seed']}"
     if not (run_dir / "run.json").exists() or not (run_dir / "model.keras").exists(): return None
     return run_dir if json.loads((run_dir / "run.json").read_text()).get("config") == record["config"] else None
 
