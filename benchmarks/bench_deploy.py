@@ -20,7 +20,7 @@ machine counts as busy when other processes took more than a tenth of the CPUs o
 missing: a load average above half the CPUs before or after; the load average itself is no test here, since this
 run's own `--threads` threads raise it to about 2). A busy machine or a niceness above 0 gives a WARNING line: those
 medians are inflated, a warning and not a result (ratios and the min column suffer least). `--json` writes the rows
-and that record of the machine (for `benchmarks/frontier.py`).
+and that record of the machine, its CPU named (for `benchmarks/frontier.py`).
 """
 import argparse, json, os, shlex, sys, tempfile, time
 from pathlib import Path
@@ -106,8 +106,9 @@ def gflops(model, size):
     return info.total_float_ops / 1e9
 
 
-def bench_one(arch, size, args, tmp):
-    "Rows (one per variant) for one architecture at one size."
+def variant_runners(arch, size, threads, n_calib, tmp):
+    """The untrained Keras model of `arch` at `size`, its file sizes on disk and one runner per variant (each runs one
+    noise frame: Keras through a `tf.function`, the TFLite conversions through LiteRT with `threads` threads)."""
     import tensorflow as tf
     from p8seg.models import build_model
     from p8seg.export import tflite_bytes
@@ -116,7 +117,7 @@ def bench_one(arch, size, args, tmp):
     name, _, backbone = arch.partition("/")
     model = build_model(name, backbone=backbone or None, input_size=(*size, 3))
     rng = np.random.default_rng(0)
-    calib = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(args.calib)]
+    calib = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(n_calib)]
     x = rng.random((1, *size, 3), dtype=np.float32)
     keras_path = tmp / f"{arch.replace('/', '_')}_{size[0]}x{size[1]}.keras"
     model.save(keras_path)
@@ -128,7 +129,13 @@ def bench_one(arch, size, args, tmp):
         path = tmp / f"{arch.replace('/', '_')}_{size[0]}x{size[1]}_{mode}.tflite"
         path.write_bytes(tflite_bytes(model, mode, calib if mode == "int8" else None))
         disk[variant] = path.stat().st_size
-        runners[variant] = (lambda lite: lambda: lite.predict_on_batch(x))(TFLiteModel(path, num_threads=args.threads))
+        runners[variant] = (lambda lite: lambda: lite.predict_on_batch(x))(TFLiteModel(path, num_threads=threads))
+    return model, disk, runners
+
+
+def bench_one(arch, size, args, tmp):
+    "Rows (one per variant) for one architecture at one size."
+    model, disk, runners = variant_runners(arch, size, args.threads, args.calib, tmp)
     flops = None if args.no_flops else gflops(model, size)
     for _ in range(args.warmup):
         for run in runners.values(): run()
@@ -186,6 +193,7 @@ def main(argv=None):
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from p8seg.config import INPUT_DIVISOR
+    from p8seg.train import cpu_kind
     cpus = os.cpu_count() or 1
     load_before, busy_before, own_before = os.getloadavg(), cpu_busy_seconds(), sum(os.times()[:2])
     rows, notes = [], []
@@ -204,9 +212,11 @@ def main(argv=None):
     others = (None if busy_before is None or busy_after is None else
               max(0.0, (busy_after - busy_before - (own_after - own_before)) / max(wall, 1e-9)))
     machine, warnings = machine_state(cpus, (load_before[0], load_after[0]), os.nice(0), others)
+    cpu = cpu_kind()  # the CPU the times belong to: the same network runs at other speeds on another CPU kind
+    machine.update(cpu=cpu["cpu"], simd=cpu["simd"])
     header = (f"{len(args.archs)} architectures x {len(args.sizes)} sizes, untrained, batch of 1, threads={args.threads}, "
               f"{args.runs} timed interleaved rounds after {args.warmup} warm-up, TF {tf.__version__}, LiteRT "
-              f"{__import__('ai_edge_litert').__version__}, {cpus} CPUs visible, load average (1 min) "
+              f"{__import__('ai_edge_litert').__version__}, {cpus} CPUs visible ({cpu['cpu']}, {cpu['simd']}), load average (1 min) "
               f"{load_before[0]:.1f} -> {load_after[0]:.1f}, other processes "
               f"{'unknown' if others is None else f'{others:.2f}'} CPUs, niceness {os.nice(0)}, {wall:.0f} s")
     lines = [header, *warnings]

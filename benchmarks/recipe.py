@@ -203,14 +203,19 @@ def car_seed_noise() -> str:
             "shown to differ, and the rule still takes the highest.")
 
 
+def at_seed0(record) -> bool:
+    "Whether a row trains its recipe at seed 0 (every row did before second seeds; a row without a seed is one of those)."
+    return record["config"].get("seed", 0) == 0
+
+
 def seed_twins(records) -> list:
     """One line per row trained at another seed than 0: its seed-0 twin (the row whose config differs only in seed and
     out folder), both rows' val and unseen mIoU and their difference (the spread of that one recipe at 352x480)."""
     same = lambda c: {k: v for k, v in c.items() if k not in ("seed", "out")}
     lines = []
     for r in records:
-        if r["config"].get("seed", 0) == 0: continue
-        twin = next((t for t in records if t["config"].get("seed", 0) == 0 and same(t["config"]) == same(r["config"])), None)
+        if at_seed0(r): continue
+        twin = next((t for t in records if at_seed0(t) and same(t["config"]) == same(r["config"])), None)
         if twin is None: continue
         d = lambda k: r[k]["miou"] - twin[k]["miou"]
         lines.append(f"- {twin['name']} at seeds 0 and {r['config']['seed']} ({r['name']}): val {twin['val']['miou']:.3f} and "
@@ -224,8 +229,7 @@ def car_choice(records=None):
     highest unseen mIoU among those whose val mIoU is at least VAL_FLOOR; None when none qualifies. It reads each
     recipe at seed 0, as every row was stated: a row with another seed measures its recipe's spread, not a recipe."""
     if records is None: records = [json.loads((OUT / f"{n}.json").read_text()) for n in RECIPES if (OUT / f"{n}.json").exists()]
-    kept = [r for r in records if r["config"].get("encoder_weights") and r["config"].get("seed", 0) == 0
-            and r["val"]["miou"] >= VAL_FLOOR]
+    kept = [r for r in records if r["config"].get("encoder_weights") and at_seed0(r) and r["val"]["miou"] >= VAL_FLOOR]
     return max(kept, key=lambda r: r["unseen"]["miou"])["name"] if kept else None
 
 

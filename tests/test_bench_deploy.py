@@ -27,6 +27,7 @@ def test_bench_deploy_tiny(tmp_path):
         for variant in VARIANTS:
             row = rf"^{arch} +32x64 +{variant} +{num} +{num} +{num} +{num} +{num}x +{num} +{num}$"
             assert re.search(row, r.stdout, re.M), (arch, variant, r.stdout)
+    assert re.search(r"\d+ CPUs visible \(.+, (avx512|avx2|avx|sse|unknown)\), load average", r.stdout), r.stdout  # the CPU named
     assert re.search(r"load average \(1 min\) \d+\.\d -> \d+\.\d, other processes \d+\.\d\d CPUs, niceness \d+, ",
                      r.stdout), r.stdout
     assert re.search(r"goal 'int8 file <= 1/3 of fp32': (NOT )?MET", r.stdout), r.stdout
@@ -68,3 +69,16 @@ def test_machine_state():
     assert (unknown["busy"], unknown["result"], unknown["others_cpus"]) == (True, False, None)
     assert unknown_lines[0].startswith("WARNING: the machine is busy (load average above half the 2 CPUs)")
     assert (big["busy"], big["result"], big_lines) == (False, True, [])
+
+
+def test_bench_alone_modes():
+    """`benchmarks/bench_alone.py`: each mode runs its variants in bench_deploy's order and times the int8 frame only;
+    the three modes take turns block by block (known sequence of calls for 2 blocks of 2 frames)."""
+    code = ("import sys, json; sys.path.insert(0, 'benchmarks'); import bench_alone as b; calls = []; "
+            "runners = {v: (lambda v=v: calls.append(v)) for v in ('keras', 'tflite fp32', 'tflite fp16', 'tflite int8')}; "
+            "t = b.time_modes(runners, 2, 2); print(json.dumps([{m: len(x) for m, x in t.items()}, calls]))")
+    counts, calls = json.loads(bench_deploy_code(code).stdout)
+    assert counts == {"alone": 4, "after LiteRT": 4, "after all (bench_deploy)": 4}, counts
+    block = (["tflite int8"] * 2 + ["tflite fp32", "tflite fp16", "tflite int8"] * 2
+             + ["keras", "tflite fp32", "tflite fp16", "tflite int8"] * 2)
+    assert calls == block * 2, calls
