@@ -19,14 +19,14 @@ The modes take turns in blocks (`--blocks` blocks of `--frames` frames each), so
 each mode alike. Printed: each mode's median and min ms, fps and its median over the alone median; the header
 records the machine as bench_deploy does (a WARNING line when busy or niced: then a warning, not a result).
 """
-import argparse, os, shlex, sys, tempfile, time
+import argparse, shlex, sys, tempfile, time
 from pathlib import Path
 
 import p8seg  # noqa: F401  (Keras 2 environment before TensorFlow)
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_deploy import cpu_busy_seconds, machine_state, padded_size, variant_runners   # noqa: E402
+from bench_deploy import Watch, padded_size, set_threads, variant_runners   # noqa: E402
 
 MODES = {"alone": ("tflite int8",),
          "after LiteRT": ("tflite fp32", "tflite fp16", "tflite int8"),
@@ -74,13 +74,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     command = shlex.join(["python", "benchmarks/bench_alone.py", *argv])
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    set_threads(args.threads)
     from p8seg.config import INPUT_DIVISOR
-    from p8seg.train import cpu_kind
-    cpus, cpu = os.cpu_count() or 1, cpu_kind()
-    load_before, busy_before, own_before, start = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time()
+    watch = Watch()
     tmp, rows = Path(tempfile.mkdtemp(prefix="bench_alone_")), []
     for asked in args.sizes:
         size = padded_size(asked, INPUT_DIVISOR[args.arch.split("/")[0]])
@@ -94,14 +90,9 @@ def main(argv=None):
             ms = np.array(t) * 1e3
             rows.append([f"{size[0]}x{size[1]}", mode, f"{np.median(ms):.2f}", f"{ms.min():.2f}",
                          f"{1e3 / np.median(ms):.1f}", f"{np.median(t) / alone:.2f}x"])
-    load_after, busy_after, own_after, wall = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time() - start
-    others = (None if busy_before is None or busy_after is None else
-              max(0.0, (busy_after - busy_before - (own_after - own_before)) / max(wall, 1e-9)))
-    _, warnings = machine_state(cpus, (load_before, load_after), os.nice(0), others)
+    _, warnings, on_machine = watch.done()
     header = (f"{args.arch}, untrained, int8 through LiteRT, batch of 1, threads={args.threads}, {args.blocks} blocks x "
-              f"{args.frames} frames per mode after {args.warmup} warm-up, {cpus} CPUs visible ({cpu['cpu']}, {cpu['simd']}), "
-              f"load average (1 min) {load_before:.1f} -> {load_after:.1f}, other processes "
-              f"{'unknown' if others is None else f'{others:.2f}'} CPUs, niceness {os.nice(0)}, {wall:.0f} s")
+              f"{args.frames} frames per mode after {args.warmup} warm-up, {on_machine}")
     columns = ["size", "int8 frame timed", "median ms", "min ms", "fps", "median / alone"]
     table = [columns] + rows
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]

@@ -85,6 +85,33 @@ def machine_state(cpus, load, niceness, others):
     return record, warnings
 
 
+class Watch:
+    """The machine over a timed run: made before it, `done()` after. `done` gives the record (`machine_state`'s, with the
+    CPU's name and SIMD level), its WARNING lines and the header's words on the machine."""
+    def __init__(self):
+        self.load, self.busy, self.own, self.start = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time()
+
+    def done(self):
+        from p8seg.train import cpu_kind
+        load, busy, own, wall = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time() - self.start
+        others = (None if self.busy is None or busy is None else
+                  max(0.0, (busy - self.busy - (own - self.own)) / max(wall, 1e-9)))
+        cpus, cpu = os.cpu_count() or 1, cpu_kind()  # the CPU the times belong to: another CPU kind runs at other speeds
+        machine, warnings = machine_state(cpus, (self.load, load), os.nice(0), others)
+        machine.update(cpu=cpu["cpu"], simd=cpu["simd"])
+        text = (f"{cpus} CPUs visible ({cpu['cpu']}, {cpu['simd']}), load average (1 min) {self.load:.1f} -> {load:.1f}, "
+                f"other processes {'unknown' if others is None else f'{others:.2f}'} CPUs, niceness {os.nice(0)}, {wall:.0f} s")
+        return machine, warnings, text
+
+
+def set_threads(threads):
+    "TensorFlow imported with `threads` intra-op threads and one inter-op thread (LiteRT gets `threads` per interpreter)."
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return tf
+
+
 def padded_size(size, divisor):
     "The smallest (height, width) at least `size` whose sides are multiples of `divisor` (the frame padded up)."
     up = lambda v: -(-int(v) // divisor) * divisor
@@ -189,16 +216,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     command = shlex.join(["python", "benchmarks/bench_deploy.py", *argv])
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf = set_threads(args.threads)
     from p8seg.config import INPUT_DIVISOR
-    from p8seg.train import cpu_kind
-    cpus = os.cpu_count() or 1
-    load_before, busy_before, own_before = os.getloadavg(), cpu_busy_seconds(), sum(os.times()[:2])
-    rows, notes = [], []
+    watch, rows, notes = Watch(), [], []
     tmp = Path(tempfile.mkdtemp(prefix="bench_deploy_"))
-    start = time.time()
     for arch in args.archs:
         for asked in args.sizes:
             size = padded_size(asked, INPUT_DIVISOR[arch.split("/")[0]])
@@ -208,17 +229,10 @@ def main(argv=None):
             print(f"... {arch} {size[0]}x{size[1]}", file=sys.stderr, flush=True)
             for row in bench_one(arch, size, args, tmp):
                 row["asked"] = tuple(asked); rows.append(row)
-    load_after, busy_after, own_after, wall = os.getloadavg(), cpu_busy_seconds(), sum(os.times()[:2]), time.time() - start
-    others = (None if busy_before is None or busy_after is None else
-              max(0.0, (busy_after - busy_before - (own_after - own_before)) / max(wall, 1e-9)))
-    machine, warnings = machine_state(cpus, (load_before[0], load_after[0]), os.nice(0), others)
-    cpu = cpu_kind()  # the CPU the times belong to: the same network runs at other speeds on another CPU kind
-    machine.update(cpu=cpu["cpu"], simd=cpu["simd"])
+    machine, warnings, on_machine = watch.done()
     header = (f"{len(args.archs)} architectures x {len(args.sizes)} sizes, untrained, batch of 1, threads={args.threads}, "
               f"{args.runs} timed interleaved rounds after {args.warmup} warm-up, TF {tf.__version__}, LiteRT "
-              f"{__import__('ai_edge_litert').__version__}, {cpus} CPUs visible ({cpu['cpu']}, {cpu['simd']}), load average (1 min) "
-              f"{load_before[0]:.1f} -> {load_after[0]:.1f}, other processes "
-              f"{'unknown' if others is None else f'{others:.2f}'} CPUs, niceness {os.nice(0)}, {wall:.0f} s")
+              f"{__import__('ai_edge_litert').__version__}, {on_machine}")
     lines = [header, *warnings]
     table = [list(COLUMNS)] + [format_row(r, r["asked"]) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]

@@ -139,8 +139,8 @@ def measure_speed(model, config, sizes, runs=50, threads=2) -> dict:
     from p8seg.models import build_model
     from p8seg.export import tflite_bytes
     from p8seg.inference import TFLiteModel
-    from bench_deploy import cpu_busy_seconds, machine_state   # the one definition of an idle machine
-    before, busy_before, own_before, start, rows = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time(), []
+    from bench_deploy import Watch   # the one definition of an idle machine
+    watch, rows = Watch(), []
     for size in sizes:
         net = build_model(config["arch"], backbone=config.get("backbone"), input_size=(*size, 3))
         net.set_weights(model.get_weights())
@@ -153,11 +153,9 @@ def measure_speed(model, config, sizes, runs=50, threads=2) -> dict:
         for _ in range(runs):
             t = time.perf_counter(); lite.predict_on_batch(x); times.append(time.perf_counter() - t)
         rows.append({"size": f"{size[0]}x{size[1]}", "median_ms": float(np.median(times) * 1e3), "min_ms": float(min(times) * 1e3)})
-    after, busy_after, own_after, wall = os.getloadavg()[0], cpu_busy_seconds(), sum(os.times()[:2]), time.time() - start
-    others = None if busy_before is None else max(0.0, (busy_after - busy_before) - (own_after - own_before)) / wall
-    machine, _ = machine_state(os.cpu_count() or 1, (before, after), os.nice(0), others)
-    return {"threads": threads, "runs": runs, "load_before": before, "load_after": after, "niceness": machine["niceness"],
-            "others_cpus": others, "busy": not machine["result"], "rows": rows}
+    machine = watch.done()[0]
+    return {"threads": threads, "runs": runs, "load_before": machine["load_before"], "load_after": machine["load_after"],
+            "niceness": machine["niceness"], "others_cpus": machine["others_cpus"], "busy": not machine["result"], "rows": rows}
 
 
 def camera_size(config) -> tuple:

@@ -35,3 +35,15 @@ def test_the_committed_files_score_what_scores_json_says(camvid_root):
     s = scores()
     assert abs(camvid_best.score(load_model(BEST / "model.keras"), camvid_root)["miou"] - s["keras_val"]["miou"]) < 1e-3
     assert abs(camvid_best.score(TFLiteModel(BEST / "model_int8.tflite"), camvid_root)["miou"] - s["int8_val"]["miou"]) < 1e-3
+
+
+def test_measure_speed_times_each_size_and_records_the_machine():
+    "int8 speed of a model's weights rebuilt at each size, with bench_deploy.Watch's record of the machine (tiny unet_mini, 2 frames)."
+    import os
+    from p8seg.models import build_model
+    model = build_model("unet_mini", input_size=(32, 64, 3))
+    s = camvid_best.measure_speed(model, {"arch": "unet_mini"}, [(32, 64), (64, 64)], runs=2)
+    assert [r["size"] for r in s["rows"]] == ["32x64", "64x64"], s
+    assert all(0 < r["min_ms"] <= r["median_ms"] for r in s["rows"]), s
+    assert (s["threads"], s["runs"], s["niceness"]) == (2, 2, os.nice(0)) and isinstance(s["busy"], bool), s
+    assert min(s["load_before"], s["load_after"]) >= 0 and (s["others_cpus"] is None or s["others_cpus"] >= 0), s
