@@ -39,7 +39,9 @@ def test_bench_gpu_tiny():
                       rf"for all 5 losses \(incl. the cache, {num} s once\)", out)
         assert m, out
         per_loss, faster, original_s, total_min, cache_s = map(float, m.groups())
-        assert per_loss == pytest.approx(n_epochs * n_images / rates[label], rel=0.02, abs=1), m.group()
+        # the rate is printed to 0.1 i/s: a slow (busy) machine's 2.0 i/s stands for anything in [1.95, 2.05), 2.5 % either way
+        work = n_epochs * n_images
+        assert work / (rates[label] + half) - 1 <= per_loss <= work / max(rates[label] - half, 1e-9) + 1, m.group()
         assert faster == pytest.approx(original_s / per_loss, rel=0.02, abs=0.1), m.group()
         assert total_min == pytest.approx((n_losses * per_loss + cache_s) / 60, rel=0.02, abs=0.1), m.group()
     assert "GPU utilisation during the make_dataset run" in out, out
