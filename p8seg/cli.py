@@ -301,6 +301,8 @@ def _export_arguments(p):
                    help="int8: convert the graph as it is, without the faithful BatchNorm rewrite (for comparison)")
     p.add_argument("--camera-input", action="store_true",
                    help="TFLite input: the camera's uint8 RGB frame (the /255 normalisation inside the model)")
+    p.add_argument("--float-softmax", action="store_true",
+                   help="int8: the last softmax in float32 from the int8 logits (faster on XNNPACK; every other op int8)")
 
 # %% ../nbs/17_cli.ipynb #8a328063
 @command("export", "Export a model as a SavedModel or a (quantised) TFLite file for LiteRT.", _export_arguments)
@@ -308,7 +310,8 @@ def export(args):
     "Export the model and print where it went."
     from p8seg.export import run_export
     run_export(args.model, args.format, args.quantize, args.out, args.data, n_calib=args.n_calib, check=args.check, limit=args.limit,
-               rewrite=args.rewrite, camera_input=args.camera_input)
+               rewrite=args.rewrite, camera_input=args.camera_input,
+               float_softmax=args.float_softmax)
 
 # %% ../nbs/17_cli.ipynb #2f19d3ff
 def _serve_arguments(p):

@@ -18,9 +18,9 @@ from .inference import model_input_size, prepare_image, load_model, predict, TFL
 from .evaluate import evaluate
 
 # %% auto #0
-__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_converter', 'tflite_bytes', 'ChannelAffine', 'bn_scale_shift',
-           'relu_bn_pairs', 'fold_bn_scales', 'quantization_errors', 'output_error', 'check_exportable', 'export_model',
-           'export_parity', 'default_export_path', 'run_export', 'check_parity']
+__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_converter', 'check_float_softmax', 'tflite_bytes', 'ChannelAffine',
+           'bn_scale_shift', 'relu_bn_pairs', 'fold_bn_scales', 'quantization_errors', 'output_error',
+           'check_exportable', 'export_model', 'export_parity', 'default_export_path', 'run_export', 'check_parity']
 
 # %% ../nbs/16_export.ipynb #7637a620
 def calibration_images(data_root,        # dataset root in the Cityscapes layout
@@ -69,18 +69,39 @@ def tflite_converter(model,              # a Keras model
         converter.inference_output_type = tf.float32
     return converter
 
+# %% ../nbs/16_export.ipynb #797d76de
+def check_float_softmax(quantize:str, camera_input:bool=False, format:str="tflite"):
+    "Refuse `float_softmax` where it means nothing: it keeps the softmax of an int8 TFLite file with float input in float32."
+    if format != "tflite" or quantize != "int8" or camera_input:
+        raise ValueError(f"float_softmax keeps the softmax of an int8 file in float32: it needs format='tflite', quantize='int8' "
+                         f"and float input (got format={format!r}, quantize={quantize!r}, camera_input={camera_input!r})")
+
+# %% ../nbs/16_export.ipynb #73cf256d
+def _float_softmax_bytes(converter # an int8 `tflite_converter` with float input
+                        ) -> bytes: # the flat buffer: every op int8 but SOFTMAX, which takes the dequantised logits
+    "int8 conversion with the softmax left in float32: TensorFlow's selective quantisation (`QuantizationDebugger`, SOFTMAX denied)."
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=["SOFTMAX"])
+    with warnings.catch_warnings():   # the debugger opens its instrumented model with the deprecated tf.lite.Interpreter
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_options=options,
+                                                             debug_dataset=converter.representative_dataset)
+    return debugger.get_nondebug_quantized_model()
+
 # %% ../nbs/16_export.ipynb #9a85d05c
 def tflite_bytes(model,                  # a Keras model
                  quantize:str="none",    # "none", "float16" or "int8"
                  calib_images=None,      # uint8 RGB images (int8 only)
                  rewrite:bool=True,      # int8: convert `fold_bn_scales(model)` (the same function, int8-faithful)
-                 camera_input:bool=False # input: the camera's uint8 RGB frame (the /255 inside the model), not float [0, 1]
+                 camera_input:bool=False, # input: the camera's uint8 RGB frame (the /255 inside the model), not float [0, 1]
+                 float_softmax:bool=False # int8: the last softmax in float32 (`_float_softmax_bytes`), every other op int8
                 ) -> bytes:              # the `.tflite` flat buffer
     "Convert a Keras model (`tflite_converter`) to a `.tflite` flat buffer."
+    if float_softmax: check_float_softmax(quantize, camera_input)
     converter = tflite_converter(model, quantize, calib_images, rewrite, camera_input)
     with warnings.catch_warnings():   # float input with int8 inside: the converter warns that it has no input stats
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
-        return converter.convert()
+        return _float_softmax_bytes(converter) if float_softmax else converter.convert()
 
 # %% ../nbs/16_export.ipynb #1504e21e
 class ChannelAffine(tf.keras.layers.Layer):
@@ -184,13 +205,15 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
                  data_root=None,         # dataset for calibration (`p8seg.synth.resolve_data`)
                  n_calib:int=16,         # calibration images taken from `data_root`
                  rewrite:bool=True,      # int8: the faithful graph (`fold_bn_scales`); False: the plain conversion
-                 camera_input:bool=False # TFLite input: the camera's uint8 RGB frame (normalised inside the model)
+                 camera_input:bool=False, # TFLite input: the camera's uint8 RGB frame (normalised inside the model)
+                 float_softmax:bool=False # int8: the last softmax in float32 (`tflite_bytes`)
                 ) -> Path:               # the path written
     "Export a segmentation model as a SavedModel or as a (quantised) TFLite flat buffer."
     if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     if format == "savedmodel" and quantize != "none":
         raise ValueError(f"quantize={quantize!r} needs format='tflite' (a SavedModel keeps float32 weights)")
+    if float_softmax: check_float_softmax(quantize, camera_input, format)
     if isinstance(model_or_path, (str, Path)): check_exportable(model_or_path)
     model = load_model(model_or_path) if isinstance(model_or_path, (str, Path)) else model_or_path
     if isinstance(model, TFLiteModel): raise P8segError("export_model needs a Keras model, got a .tflite model")
@@ -202,7 +225,8 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
     if quantize == "int8" and calib_images is None:
         calib_images = calibration_images(resolve_data(data_root), n_calib)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(tflite_bytes(model, quantize, calib_images, rewrite=rewrite, camera_input=camera_input))
+    out.write_bytes(tflite_bytes(model, quantize, calib_images, rewrite=rewrite, camera_input=camera_input,
+                                 float_softmax=float_softmax))
     return out
 
 # %% ../nbs/16_export.ipynb #0fe6320d
@@ -251,11 +275,13 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
                check:bool=False,        # score the TFLite export against Keras on the val split; outside tolerance: error
                limit:int|None=None,     # images scored by `check` (None: all)
                rewrite:bool=True,       # int8: the faithful graph (`fold_bn_scales`); False: the plain conversion
-               camera_input:bool=False  # TFLite input: the camera's uint8 RGB frame
+               camera_input:bool=False, # TFLite input: the camera's uint8 RGB frame
+               float_softmax:bool=False # int8: the last softmax in float32 (`tflite_bytes`)
               ) -> Path:
     "Export a saved model; print where it went and its size; with `check`, the parity table, and an error outside tolerance."
     if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
+    if float_softmax: check_float_softmax(quantize, camera_input, format)
     check_exportable(model_path)
     out = default_export_path(model_path, format, quantize) if out is None else Path(out)
     check_output_dir(out if format == "savedmodel" else out.parent)
@@ -263,7 +289,7 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
     needs_data = quantize == "int8" or (check and format == "tflite")
     data = resolve_data(data) if needs_data else data
     path = export_model(model, out, format, quantize, data_root=data, n_calib=n_calib, rewrite=rewrite,
-                        camera_input=camera_input)
+                        camera_input=camera_input, float_softmax=float_softmax)
     print(f"wrote {path} ({format}, quantize={quantize}, {_disk_size(path) / 1e6:.2f} MB)")
     if check and format == "tflite": check_parity(model, path, quantize, data, limit)
     return path

@@ -82,3 +82,25 @@ def test_bench_alone_modes():
     block = (["tflite int8"] * 2 + ["tflite fp32", "tflite fp16", "tflite int8"] * 2
              + ["keras", "tflite fp32", "tflite fp16", "tflite int8"] * 2)
     assert calls == block * 2, calls
+
+
+def test_bench_softmax_times_and_scores_both_files(tiny_setup, tmp_path):
+    """`benchmarks/bench_softmax.py` on a tiny trained-size model: both int8 files timed (the first the baseline, 1.00x),
+    and scored beside Keras on val, each gap its mIoU minus Keras'; a bad option is one line, exit 2."""
+    _, root, model_path = tiny_setup
+    out = tmp_path / "softmax.md"
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_softmax.py"), "--model", str(model_path), "--data",
+                        str(root), "--calib", "2", "--blocks", "2", "--frames", "2", "--warmup", "1", "--out", str(out)],
+                       cwd=REPO, capture_output=True, text=True, timeout=300, env=subprocess_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    md = out.read_text()
+    timing = re.findall(r"^\| 32x64 \| (int8[^|]*) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \|$", md, re.M)
+    assert [t[0].strip() for t in timing] == ["int8", "int8, float softmax"], md
+    assert timing[0][4] == "1.00", md
+    scores = re.findall(r"^\| val \| ([^|]+) \| ([\d.]+) \| ([^|]*) \|$", md, re.M)
+    assert [s[0].strip() for s in scores] == ["keras", "int8", "int8, float softmax"], md
+    keras = float(scores[0][1])
+    for _, miou, gap in scores[1:]: assert abs(float(gap) - (float(miou) - keras)) <= 1.5e-4, md
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_softmax.py"), "--unseen", "0006R0"],
+                         cwd=REPO, capture_output=True, text=True, timeout=60, env=subprocess_env())
+    assert bad.returncode == 2 and "--unseen scores a model: give --model" in bad.stderr, bad.stderr

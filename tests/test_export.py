@@ -164,3 +164,28 @@ def test_unwritable_output_folder_export(models, tmp_path):
         run_export(models / "good.keras", "tflite", out=blocker / "model.tflite")
     with pytest.raises(P8segError, match=f"cannot write to the output folder {blocker / 'saved'}"):
         run_export(models / "good.keras", "savedmodel", out=blocker / "saved")
+
+
+def test_float_softmax_export(tiny_setup, tmp_path):
+    """`run_export(..., float_softmax=True)` (`p8seg export --float-softmax`): an int8 file whose softmax takes float32,
+    whose predictions are the all-int8 file's within one int8 step; refused, in one line and before any data is read,
+    for a float16 file, a SavedModel or the camera's uint8 input."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    _, root, model_path = tiny_setup
+    files = {f: run_export(model_path, "tflite", "int8", tmp_path / f"m{int(f)}.tflite", data=root, n_calib=2, float_softmax=f)
+             for f in (False, True)}
+    softmax_in = {}
+    for f, path in files.items():
+        it = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        it.allocate_tensors()
+        op = next(o for o in it._get_ops_details() if o["op_name"] == "SOFTMAX")
+        softmax_in[f] = it._get_tensor_details(op["inputs"][0], 0)["dtype"]
+    assert softmax_in == {False: np.int8, True: np.float32}, softmax_in
+    x = np.random.default_rng(0).random((2, 32, 64, 3), dtype=np.float32)
+    p = {f: TFLiteModel(path).predict_on_batch(x) for f, path in files.items()}
+    assert np.abs(p[True] - p[False]).max() <= 1.5 / 256
+    for kw in (dict(format="tflite", quantize="float16"), dict(format="savedmodel"),
+               dict(format="tflite", quantize="int8", camera_input=True)):
+        with pytest.raises(ValueError) as err:
+            run_export(model_path, **kw, data=tmp_path / "absent", float_softmax=True)
+        assert "float_softmax keeps the softmax of an int8 file in float32" in one_line(err)
