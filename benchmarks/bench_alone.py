@@ -51,23 +51,57 @@ def time_modes(runners, blocks, frames) -> dict:
     return times
 
 
-def parse_args(argv=None):
-    from p8seg.config import ARCHS, parse_img_size, positive_int
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def timing_parser(description, turns):
+    "The options of a script that times int8 files in blocks taking turns (`turns`: what takes turns), before its own."
+    from p8seg.config import positive_int
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--arch", default="fpn_lite/efficientnet_lite0", help="ARCH or ARCH/BACKBONE (default: the car's network)")
     p.add_argument("--sizes", default="384x480,512x1024", help="comma-separated sizes HxW (padded up to the network's divisor)")
-    p.add_argument("--blocks", type=positive_int, default=10, help="turns of the three modes")
-    p.add_argument("--frames", type=positive_int, default=10, help="timed int8 frames of each mode in a block")
-    p.add_argument("--warmup", type=int, default=5, help="untimed frames of every variant first")
+    p.add_argument("--blocks", type=positive_int, default=10, help=f"turns of the {turns}")
+    p.add_argument("--frames", type=positive_int, default=10, help="timed int8 frames of each in a block")
+    p.add_argument("--warmup", type=int, default=5, help="untimed frames of each first")
     p.add_argument("--threads", type=positive_int, default=2, help="CPU threads of TensorFlow and LiteRT")
-    p.add_argument("--out", help="also write the table as markdown to this file")
-    args = p.parse_args(argv)
+    p.add_argument("--out", help="also write the table(s) as markdown to this file")
+    return p
+
+
+def check_timing_args(p, args):
+    "`timing_parser`'s options checked (one line each, exit 2) and --sizes parsed; `args` returned."
+    from p8seg.config import ARCHS, parse_img_size
     if args.arch.split("/")[0] not in ARCHS: p.error(f"unknown arch {args.arch!r}; choose from {', '.join(ARCHS)}")
     try: args.sizes = [parse_img_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
     except ValueError as e: p.error(str(e))
     if not args.sizes: p.error("--sizes is empty")
     if args.warmup < 0: p.error("--warmup must be >= 0")
     return args
+
+
+def parse_args(argv=None):
+    p = timing_parser(__doc__.split("\n")[0], "three modes")
+    return check_timing_args(p, p.parse_args(argv))
+
+
+def timing_rows(size, times, base) -> list:
+    "Table rows (size, name, median ms, min ms, fps, median over `base`'s median) of the seconds `times[name]`."
+    rows, base_s = [], float(np.median(times[base]))
+    for name, t in times.items():
+        ms = np.array(t) * 1e3
+        rows.append([f"{size[0]}x{size[1]}", name, f"{np.median(ms):.2f}", f"{ms.min():.2f}",
+                     f"{1e3 / np.median(ms):.1f}", f"{np.median(t) / base_s:.2f}x"])
+    return rows
+
+
+def text_table(columns, rows) -> list:
+    "The table as aligned text lines (the first two columns left-aligned)."
+    table = [columns] + rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+    return ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in table]
+
+
+def markdown(columns, rows) -> list:
+    "The table as markdown lines (the first two columns text, the others right-aligned)."
+    return ["| " + " | ".join(columns) + " |", "|---|---|" + "---:|" * (len(columns) - 2),
+            *["| " + " | ".join(r) + " |" for r in rows]]
 
 
 def main(argv=None):
@@ -84,24 +118,14 @@ def main(argv=None):
         _, _, runners = variant_runners(args.arch, size, args.threads, 8, tmp)
         for _ in range(args.warmup):
             for run in runners.values(): run()
-        times = time_modes(runners, args.blocks, args.frames)
-        alone = float(np.median(times["alone"]))
-        for mode, t in times.items():
-            ms = np.array(t) * 1e3
-            rows.append([f"{size[0]}x{size[1]}", mode, f"{np.median(ms):.2f}", f"{ms.min():.2f}",
-                         f"{1e3 / np.median(ms):.1f}", f"{np.median(t) / alone:.2f}x"])
+        rows += timing_rows(size, time_modes(runners, args.blocks, args.frames), "alone")
     _, warnings, on_machine = watch.done()
     header = (f"{args.arch}, untrained, int8 through LiteRT, batch of 1, threads={args.threads}, {args.blocks} blocks x "
               f"{args.frames} frames per mode after {args.warmup} warm-up, {on_machine}")
     columns = ["size", "int8 frame timed", "median ms", "min ms", "fps", "median / alone"]
-    table = [columns] + rows
-    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
-    print("\n".join([header, *warnings, "", *("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
-                                                          enumerate(zip(r, widths))) for r in table)]))
+    print("\n".join([header, *warnings, "", *text_table(columns, rows)]))
     if args.out:
-        md = [f"Written by `{command}`", "", header, *warnings, "",
-              "| " + " | ".join(columns) + " |", "|---|---|" + "---:|" * (len(columns) - 2),
-              *["| " + " | ".join(r) + " |" for r in rows], "",
+        md = [f"Written by `{command}`", "", header, *warnings, "", *markdown(columns, rows), "",
               "alone: int8 frames one after another (as the car runs one interpreter); after LiteRT: rounds of TFLite "
               "float32, float16, int8; after all: bench_deploy.py's rounds of Keras, float32, float16, int8. int8 is "
               "timed in each; the modes take turns block by block."]

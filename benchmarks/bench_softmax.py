@@ -13,7 +13,7 @@ Printed: median and min ms, fps, and the median over the int8 file's. With `--mo
 model (its own size; `--sizes` is then ignored) and the two files are also scored with `p8seg.evaluate` on `--data`'s
 val split and, with `--unseen`, on those groups of its train split (frames the model never saw when it held them out).
 """
-import argparse, shlex, sys, time
+import shlex, sys, time
 from pathlib import Path
 
 import p8seg  # noqa: F401  (Keras 2 environment before TensorFlow)
@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_deploy import Watch, padded_size, set_threads   # noqa: E402
+from bench_alone import check_timing_args, markdown, text_table, timing_parser, timing_rows   # noqa: E402
 
 FILES = ("int8", "int8, float softmax")
 
@@ -56,31 +57,14 @@ def score(model, files, data, unseen, threads) -> list:
     return rows
 
 
-def markdown(columns, rows) -> list:
-    return ["| " + " | ".join(columns) + " |", "|---|---|" + "---:|" * (len(columns) - 2),
-            *["| " + " | ".join(r) + " |" for r in rows]]
-
-
 def parse_args(argv=None):
-    from p8seg.config import ARCHS, parse_img_size, positive_int
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--arch", default="fpn_lite/efficientnet_lite0", help="ARCH or ARCH/BACKBONE (default: the car's network)")
-    p.add_argument("--sizes", default="384x480,512x1024", help="comma-separated sizes HxW (padded up to the network's divisor)")
+    from p8seg.config import positive_int
+    p = timing_parser(__doc__.split("\n")[0], "two files")
     p.add_argument("--model", help="a trained .keras model: timed at its size and scored (needs --data)")
     p.add_argument("--data", help="data root scored with --model (val, and --unseen groups of train)")
     p.add_argument("--unseen", default="", help="comma-separated groups of the train split also scored (e.g. 0006R0)")
     p.add_argument("--calib", type=positive_int, default=16, help="calibration images (the data's train split with --data)")
-    p.add_argument("--blocks", type=positive_int, default=10, help="turns of the two files")
-    p.add_argument("--frames", type=positive_int, default=10, help="timed frames of each file in a block")
-    p.add_argument("--warmup", type=int, default=5, help="untimed frames of each file first")
-    p.add_argument("--threads", type=positive_int, default=2, help="CPU threads of TensorFlow and LiteRT")
-    p.add_argument("--out", help="also write the tables as markdown to this file")
-    args = p.parse_args(argv)
-    if args.arch.split("/")[0] not in ARCHS: p.error(f"unknown arch {args.arch!r}; choose from {', '.join(ARCHS)}")
-    try: args.sizes = [parse_img_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
-    except ValueError as e: p.error(str(e))
-    if not args.sizes: p.error("--sizes is empty")
-    if args.warmup < 0: p.error("--warmup must be >= 0")
+    args = check_timing_args(p, p.parse_args(argv))
     if args.model and not args.data: p.error("--model needs --data (calibration and scoring)")
     if args.model and not Path(args.model).exists(): p.error(f"--model {args.model}: no such file")
     args.unseen = [g.strip() for g in args.unseen.split(",") if g.strip()]
@@ -122,22 +106,14 @@ def main(argv=None):
                    for name, b in files.items()}
         for _ in range(args.warmup):
             for run in runners.values(): run()
-        times = time_files(runners, args.blocks, args.frames)
-        base = float(np.median(times[FILES[0]]))
-        for name, t in times.items():
-            ms = np.array(t) * 1e3
-            rows.append([f"{size[0]}x{size[1]}", name, f"{np.median(ms):.2f}", f"{ms.min():.2f}",
-                         f"{1e3 / np.median(ms):.1f}", f"{np.median(t) / base:.2f}x"])
+        rows += timing_rows(size, time_files(runners, args.blocks, args.frames), FILES[0])
         labels.add(label)
         if args.model: scores = score(model, files, args.data, args.unseen, args.threads)
     _, warnings, on_machine = watch.done()
     header = (f"{'; '.join(sorted(labels))}; LiteRT, batch of 1, threads={args.threads}, each file alone, {args.blocks} "
               f"blocks x {args.frames} frames per file after {args.warmup} warm-up, {on_machine}")
     columns = ["size", "file", "median ms", "min ms", "fps", "median / int8"]
-    table = [columns] + rows
-    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
-    print("\n".join([header, *warnings, "", *("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
-                                                          enumerate(zip(r, widths))) for r in table)]))
+    print("\n".join([header, *warnings, "", *text_table(columns, rows)]))
     score_columns = ["frames", "model", "mIoU", "minus Keras"]
     if scores: print("\n" + "\n".join("  ".join(r) for r in [score_columns] + scores))
     if args.out:
