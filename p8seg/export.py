@@ -254,12 +254,13 @@ def export_parity(model,               # the Keras model
     return table
 
 # %% ../nbs/16_export.ipynb #f4d6f64b
-def default_export_path(model_path, format:str="savedmodel", quantize:str="none") -> Path:
-    "Where `run_export` writes when no output is given: next to the model."
+def default_export_path(model_path, format:str="savedmodel", quantize:str="none", float_softmax:bool=False) -> Path:
+    "Where `run_export` writes when no output is given: next to the model (a float-softmax int8 file under its own name)."
     model_path = Path(model_path)
     stem = model_path.stem if model_path.suffix else model_path.name
     if format == "savedmodel": return model_path.with_name(f"{stem}_savedmodel")
-    return model_path.with_name(f"{stem}.tflite" if quantize == "none" else f"{stem}_{quantize}.tflite")
+    if quantize == "none": return model_path.with_name(f"{stem}.tflite")
+    return model_path.with_name(f"{stem}_{quantize}{'_float_softmax' if float_softmax else ''}.tflite")
 
 # %% ../nbs/16_export.ipynb #e5e7e5a9
 def _disk_size(path:Path) -> int:
@@ -283,7 +284,7 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
     if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     if float_softmax: check_float_softmax(quantize, camera_input, format)
     check_exportable(model_path)
-    out = default_export_path(model_path, format, quantize) if out is None else Path(out)
+    out = default_export_path(model_path, format, quantize, float_softmax) if out is None else Path(out)
     check_output_dir(out if format == "savedmodel" else out.parent)
     model = load_model(model_path)
     needs_data = quantize == "int8" or (check and format == "tflite")
