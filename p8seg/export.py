@@ -18,7 +18,7 @@ from .inference import model_input_size, prepare_image, load_model, predict, TFL
 from .evaluate import evaluate
 
 # %% auto #0
-__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_converter', 'check_float_softmax', 'tflite_bytes', 'ChannelAffine',
+__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_converter', 'check_export_request', 'tflite_bytes', 'ChannelAffine',
            'bn_scale_shift', 'relu_bn_pairs', 'fold_bn_scales', 'quantization_errors', 'output_error',
            'check_exportable', 'export_model', 'export_parity', 'default_export_path', 'run_export', 'check_parity']
 
@@ -70,9 +70,13 @@ def tflite_converter(model,              # a Keras model
     return converter
 
 # %% ../nbs/16_export.ipynb #797d76de
-def check_float_softmax(quantize:str, camera_input:bool=False, format:str="tflite"):
-    "Refuse `float_softmax` where it means nothing: it keeps the softmax of an int8 TFLite file with float input in float32."
-    if format != "tflite" or quantize != "int8" or camera_input:
+def check_export_request(format:str, quantize:str, camera_input:bool=False, float_softmax:bool=False):
+    "Refuse an export that cannot be made, before any model or data is read (one line naming the option)."
+    if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
+    if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
+    if format == "savedmodel" and quantize != "none":
+        raise ValueError(f"quantize={quantize!r} needs format='tflite' (a SavedModel keeps float32 weights)")
+    if float_softmax and (format != "tflite" or quantize != "int8" or camera_input):
         raise ValueError(f"float_softmax keeps the softmax of an int8 file in float32: it needs format='tflite', quantize='int8' "
                          f"and float input (got format={format!r}, quantize={quantize!r}, camera_input={camera_input!r})")
 
@@ -97,7 +101,7 @@ def tflite_bytes(model,                  # a Keras model
                  float_softmax:bool=False # int8: the last softmax in float32 (`_float_softmax_bytes`), every other op int8
                 ) -> bytes:              # the `.tflite` flat buffer
     "Convert a Keras model (`tflite_converter`) to a `.tflite` flat buffer."
-    if float_softmax: check_float_softmax(quantize, camera_input)
+    check_export_request("tflite", quantize, camera_input, float_softmax)
     converter = tflite_converter(model, quantize, calib_images, rewrite, camera_input)
     with warnings.catch_warnings():   # float input with int8 inside: the converter warns that it has no input stats
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
@@ -170,10 +174,8 @@ def quantization_errors(model,           # a Keras model
                        ) -> pd.DataFrame: # one row per quantised tensor: op, tensor, scale, rmse/scale, max error
     "Per-tensor int8 error (`QuantizationDebugger`): where quantisation loses the most, worst first."
     import io
-    h, w = model_input_size(model)
-    samples = [prepare_image(np.asarray(im), (h, w))[None] for im in calib_images]
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=tflite_converter(model, "int8", calib_images, rewrite), debug_dataset=lambda: ([s] for s in samples))
+    converter = tflite_converter(model, "int8", calib_images, rewrite)   # its calibration samples debug it too
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=converter.representative_dataset)
     debugger.run()
     buffer = io.StringIO(); debugger.layer_statistics_dump(buffer)
     table = pd.read_csv(io.StringIO(buffer.getvalue()))
@@ -209,11 +211,7 @@ def export_model(model_or_path,          # a Keras model or a saved model path (
                  float_softmax:bool=False # int8: the last softmax in float32 (`tflite_bytes`)
                 ) -> Path:               # the path written
     "Export a segmentation model as a SavedModel or as a (quantised) TFLite flat buffer."
-    if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
-    if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
-    if format == "savedmodel" and quantize != "none":
-        raise ValueError(f"quantize={quantize!r} needs format='tflite' (a SavedModel keeps float32 weights)")
-    if float_softmax: check_float_softmax(quantize, camera_input, format)
+    check_export_request(format, quantize, camera_input, float_softmax)
     if isinstance(model_or_path, (str, Path)): check_exportable(model_or_path)
     model = load_model(model_or_path) if isinstance(model_or_path, (str, Path)) else model_or_path
     if isinstance(model, TFLiteModel): raise P8segError("export_model needs a Keras model, got a .tflite model")
@@ -280,9 +278,7 @@ def run_export(model_path,              # saved Keras model (`.keras`, `.h5` or 
                float_softmax:bool=False # int8: the last softmax in float32 (`tflite_bytes`)
               ) -> Path:
     "Export a saved model; print where it went and its size; with `check`, the parity table, and an error outside tolerance."
-    if format not in EXPORT_FORMATS: raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
-    if quantize not in QUANTIZE_MODES: raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
-    if float_softmax: check_float_softmax(quantize, camera_input, format)
+    check_export_request(format, quantize, camera_input, float_softmax)
     check_exportable(model_path)
     out = default_export_path(model_path, format, quantize, float_softmax) if out is None else Path(out)
     check_output_dir(out if format == "savedmodel" else out.parent)
