@@ -192,6 +192,7 @@ def synth(args):
 def _refuse_busy_out(args):
     "Before TensorFlow loads: refuse at once an `--out` that another live process holds (`p8seg.files.folder_in_use`)."
     if args.strategy == "multiworker": return        # only the chief takes the lock, once the cluster is up
+    if getattr(args, "report_only", False): return   # it only reads finished runs: beside a training comparison is fine
     from p8seg.config import P8segError
     from p8seg.files import folder_in_use
     busy = folder_in_use(args.out)
@@ -234,6 +235,8 @@ def _compare_arguments(p):
     p.add_argument("--seeds", type=_seeds, default=None, metavar="S1,S2,...",
                    help="train every loss once per seed (default: --seed only); each seed: same start for all losses")
     p.add_argument("--force", action="store_true", help="retrain the runs already finished (default: resume)")
+    p.add_argument("--report-only", action="store_true", help="only write the table, figures and results.md from the runs "
+                   "of --losses x --seeds already finished (one line names any not finished); trains nothing, leaves MLflow alone")
     add_config_arguments(p, exclude=("loss",))
     p.set_defaults(before_tensorflow=_refuse_busy_out)
 
@@ -243,7 +246,8 @@ def compare(args):
     "Run the loss comparison and print the table and where everything is."
     from p8seg.compare import compare_losses
     config = config_from_args(args)
-    table = compare_losses(config, losses=args.losses.split(","), seeds=args.seeds or (config.seed,), force=args.force)
+    table = compare_losses(config, losses=args.losses.split(","), seeds=args.seeds or (config.seed,), force=args.force,
+                           report_only=args.report_only)
     if not table.attrs.get("chief", True):
         print("p8seg: this worker trained in lock-step; the chief wrote the results, figures and MLflow runs")
         return 0

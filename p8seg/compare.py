@@ -28,8 +28,8 @@ from .report import results_markdown, unseen_stats  # unseen_stats: also read fr
 
 # %% auto #0
 __all__ = ['OUTPUT_FILES', 'ComparePlan', 'compare_losses', 'initial_digest', 'initial_weights', 'sample_indices',
-           'majority_baseline', 'registered_name', 'champion_row', 'register_champion', 'loss_stacks', 'results_table',
-           'write_outputs']
+           'majority_baseline', 'registered_name', 'champion_row', 'register_champion', 'report_finished',
+           'loss_stacks', 'results_table', 'write_outputs']
 
 # %% ../nbs/13_compare.ipynb #cad106c9
 def _check_losses(losses) -> list:
@@ -65,14 +65,17 @@ def compare_losses(config: TrainConfig, # shared settings (its `loss` and `seed`
                    overrides: dict | None = None, # loss name -> TrainConfig fields changed for that loss only
                    n_samples: int = 4, # validation images in the sample grid (spread over the split)
                    n_resamples: int = 1000, # bootstrap resamples
+                   report_only: bool = False, # only write the outputs from the runs already finished (`report_finished`)
                   ) -> pd.DataFrame: # the results table, one row per loss, best first (also `<out>/results.csv`)
     "Train one model per (loss, seed), score all with the headline mIoU, add bootstrap intervals; resumable."
     strategy = get_strategy(config.strategy)  # first: 'multiworker' must exist before TensorFlow runs any other op
     losses, seeds, overrides = _check_losses(losses), _check_seeds(seeds, config), dict(overrides or {})
     bad = set(overrides) - set(losses)
     if bad: raise P8segError(f"overrides for loss(es) not compared: {sorted(bad)}")
+    if force and report_only: raise P8segError("force and report_only contradict each other: report_only trains nothing")
     check_data(config)                         # a missing data folder fails here, before MLflow or training
     plan = ComparePlan(losses, seeds, force, overrides, n_samples, n_resamples)
+    if report_only: return report_finished(config, plan)
     with worker_role(strategy, config.out) as role:   # a worker other than the chief writes into a temporary folder
         return _compare(config if role.chief else config.replace(out=role.out), plan, role)
 
@@ -188,19 +191,24 @@ def _register_best(config, table, configs, keys, seeds, root):
     try: register_champion(config, configs[(best["loss"], best["seed"])], best, root)
     except P8segError as e: print(f"p8seg: no model registered: {e}", flush=True)
 
+# %% ../nbs/13_compare.ipynb #5940e94b
+def _grid(config: TrainConfig, plan: ComparePlan) -> tuple:
+    "The runs (loss, seed) in training order, each run's settings, and the key its stored result must hold (`load_result`)."
+    runs = [(l, s) for s in plan.seeds for l in plan.losses]
+    configs = {(l, s): config.replace(loss=l, seed=s, loss_params={}, **plan.overrides.get(l, {})) for l, s in runs}
+    return runs, configs, {r: {**result_key(configs[r]), "initial_digest": initial_digest(configs[r])} for r in runs}
+
 # %% ../nbs/13_compare.ipynb #4fdaf460
 def _compare(config: TrainConfig, plan: ComparePlan, role: WorkerRole):
     "The body of `compare_losses`; on a non-chief worker (`out` a temporary folder) it only trains, in lock-step."
     import mlflow
     losses, seeds, root = plan.losses, plan.seeds, check_data(config)
-    runs = [(l, s) for s in seeds for l in losses]
-    configs = {(l, s): config.replace(loss=l, seed=s, loss_params={}, **plan.overrides.get(l, {})) for l, s in runs}
     if role.chief: _open_store(config)
     starts = {}
     for s in seeds:
         starts[s] = initial_weights(config.replace(seed=s))
         check_same_start(role.strategy, initial_digest(config.replace(seed=s)))
-    keys = {r: {**result_key(configs[r]), "initial_digest": initial_digest(configs[r])} for r in runs}
+    runs, configs, keys = _grid(config, plan)
     skip = dict(zip(runs, chief_flags(role, [not plan.force and load_result(configs[r], keys[r]) is not None for r in runs])))
     if not role.chief:
         rows = [train(configs[r], initial_weights=starts[r[1]]).summary() for r in runs if not skip[r]]
@@ -225,6 +233,18 @@ def _compare(config: TrainConfig, plan: ComparePlan, role: WorkerRole):
         _register_best(config, table, configs, keys, seeds, root)
     table.attrs["chief"] = True
     return table
+
+# %% ../nbs/13_compare.ipynb #d55ea788
+def report_finished(config: TrainConfig, plan: ComparePlan) -> pd.DataFrame:
+    "`write_outputs` for the finished runs of `plan`, training none; one line naming the runs of `plan` not finished."
+    root = check_data(config)
+    for s in plan.seeds: initial_weights(config.replace(seed=s))   # built again if missing (a copy of committed results)
+    runs, configs, keys = _grid(config, plan)
+    missing = [f"{l} seed {s}" for l, s in runs if load_result(configs[(l, s)], keys[(l, s)]) is None]
+    if missing: raise P8segError(f"{config.out}: not finished: {', '.join(missing)} (train them by the same command without "
+                                 "--report-only, or report only finished losses and seeds)")
+    picks = sample_indices(len(load_split(root, "val", config.img_size)[0]), plan.n_samples)
+    return write_outputs(config, plan.losses, plan.seeds, root, picks, plan.n_resamples)[0]
 
 # %% ../nbs/13_compare.ipynb #d5fbff7f
 def loss_stacks(records: dict, # (loss, seed) -> stored record, in table order

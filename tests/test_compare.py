@@ -223,25 +223,48 @@ def test_a_second_comparison_on_a_busy_folder_is_refused(data, tmp_path):
 RENDERED = {   # the committed comparisons and the settings of the command their results.md names
     "demo": (dict(data="synthetic", img_size="64x128", epochs=8, batch_size=8, learning_rate=1e-3, score_every=2), [0]),
     "camvid": (dict(data="../shared/data/camvid", unseen="0006R0", img_size="96x128", batch_size=8, learning_rate=1e-3,
-                    epochs=12), [0, 1, 2])}
+                    epochs=12), [0, 1, 2]),
+    "camvid_car_352x480_ep45": (dict(data="../shared/data/camvid", unseen="0006R0", img_size="352x480", augment=True,
+                                     random_scale=0.25, epochs=45, batch_size=8, learning_rate=1e-3, lr_schedule="cosine",
+                                     ignore_void=True, arch="fpn_lite", backbone="efficientnet_lite0",
+                                     encoder_weights="imagenet"), [0])}
 
 
 @pytest.mark.parametrize("name", list(RENDERED))
 def test_committed_comparison_renders_byte_equal(name, tmp_path, monkeypatch, request):
-    "`write_outputs` on a copy of a committed comparison writes its results.md, results.csv and runs.csv byte for byte."
+    """`compare_losses(report_only=True)` on a copy of a committed comparison (no models, no initial weights, no MLflow
+    store): every run counts as finished under the settings of its command, and results.md, results.csv and runs.csv
+    are written again byte for byte."""
     import shutil
-    from p8seg.compare import write_outputs, sample_indices
-    from p8seg.data import load_split
-    from p8seg.synth import resolve_data
     kw, seeds = RENDERED[name]
     if kw["data"] != "synthetic":          # the command names ../shared/data/camvid: give the copy that neighbour
         (tmp_path / "shared" / "data").mkdir(parents=True)
         (tmp_path / "shared" / "data" / "camvid").symlink_to(request.getfixturevalue("camvid_root"))
     shutil.copytree(REPO / "results" / name, tmp_path / "wt" / "results" / name,
-                    ignore=shutil.ignore_patterns("*.keras", "*.tflite", "backup*", "mlflow.db", "mlartifacts"))
+                    ignore=shutil.ignore_patterns("*.keras", "*.tflite", "backup*", "initial", "mlflow.db", "mlartifacts"))
     monkeypatch.chdir(tmp_path / "wt")
     config = TrainConfig(out=f"results/{name}", **kw)
-    root = resolve_data(config.data)
-    write_outputs(config, LOSS_NAMES, seeds, root, sample_indices(len(load_split(root, "val", config.img_size)[0]), 4))
+    compare_losses(config, losses=LOSS_NAMES, seeds=seeds, report_only=True)
     for f in ("results.md", "results.csv", "runs.csv"):
         assert (tmp_path / "wt" / "results" / name / f).read_bytes() == (REPO / "results" / name / f).read_bytes(), f
+
+
+def test_report_only_writes_the_finished_grid_and_trains_nothing(comparison, tmp_path):
+    """`p8seg compare --report-only` on a copy of a finished comparison: its outputs written again, nothing trained, the
+    MLflow store untouched; asked for a seed not trained: one line naming every run not finished, exit 1, nothing trained."""
+    import shutil
+    config, out, _ = comparison
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("results.md", "results.csv"))
+    db = (copy / "mlflow.db").stat().st_mtime_ns
+    cmd = compare_cmd(config.data, copy, ",".join(LOSS_NAMES)) + ["--report-only"]
+    done = subprocess.run(cmd, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "training" not in done.stdout and "| loss" in done.stdout
+    assert (copy / "results.md").exists() and len(pd.read_csv(copy / "results.csv")) == len(LOSS_NAMES)
+    assert (copy / "mlflow.db").stat().st_mtime_ns == db
+    more = subprocess.run(cmd + ["--seeds", "0,1"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert more.returncode == 1
+    line = more.stderr.strip().splitlines()[-1]
+    assert "not finished: " + ", ".join(f"{l} seed 1" for l in LOSS_NAMES) in line, more.stderr
+    assert not any((copy / "runs" / l / "seed1").exists() for l in LOSS_NAMES)
