@@ -18,9 +18,10 @@ from .inference import model_input_size, prepare_image, load_model, predict, TFL
 from .evaluate import evaluate
 
 # %% auto #0
-__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'tflite_converter', 'check_export_request', 'tflite_bytes', 'ChannelAffine',
-           'bn_scale_shift', 'relu_bn_pairs', 'fold_bn_scales', 'quantization_errors', 'output_error',
-           'check_exportable', 'export_model', 'export_parity', 'default_export_path', 'run_export', 'check_parity']
+__all__ = ['PARITY_TOLERANCE', 'calibration_images', 'one_image_function', 'set_int8', 'tflite_converter', 'check_export_request',
+           'tflite_bytes', 'ChannelAffine', 'bn_scale_shift', 'relu_bn_pairs', 'fold_bn_scales', 'quantization_errors',
+           'output_error', 'check_exportable', 'export_model', 'export_parity', 'default_export_path', 'run_export',
+           'check_parity']
 
 # %% ../nbs/16_export.ipynb #7637a620
 def calibration_images(data_root,        # dataset root in the Cityscapes layout
@@ -32,6 +33,37 @@ def calibration_images(data_root,        # dataset root in the Cityscapes layout
     if not paths: raise ValueError(f"no {split} images under {data_root} to calibrate int8 quantisation")
     pick = np.linspace(0, len(paths) - 1, min(n, len(paths))).round().astype(int)
     return [read_image(paths[i]) for i in sorted(set(pick))]
+
+# %% ../nbs/16_export.ipynb #8c64c2a5
+def one_image_function(graph, # a Keras model (or any callable on a batch of images)
+                       size, # (height, width)
+                       camera_input:bool=False # input uint8 RGB, divided by 255 inside; else float [0, 1]
+                      ): # a concrete function of one input named "image", shape (1, height, width, 3)
+    "The model's inference on a batch of one image as a concrete function, what the converter takes."
+    h, w = size
+    if camera_input:
+        forward = tf.function(lambda image: graph(tf.cast(image, tf.float32) / 255.0, training=False))
+        return forward.get_concrete_function(tf.TensorSpec([1, h, w, 3], tf.uint8, name="image"))
+    forward = tf.function(lambda image: graph(image, training=False))
+    return forward.get_concrete_function(tf.TensorSpec([1, h, w, 3], tf.float32, name="image"))
+
+# %% ../nbs/16_export.ipynb #1595119e
+def set_int8(converter:tf.lite.TFLiteConverter, # not yet run
+             calib_images, # uint8 RGB images, any size (resized as for inference)
+             size, # the model's (height, width)
+             camera_input:bool=False # the converter's input is the camera's uint8 frame
+            ) -> tf.lite.TFLiteConverter: # the same converter, set for int8
+    "Set a converter for int8: calibrated on `calib_images`, int8 ops only, float input (or uint8 camera frames), float32 output."
+    if calib_images is None or len(calib_images) == 0:
+        raise ValueError("int8 quantisation needs calibration images (a few training images)")
+    samples = [prepare_image(np.asarray(im), size)[None] for im in calib_images]
+    if camera_input: samples = [np.round(s * 255).astype(np.uint8) for s in samples]
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([s] for s in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8 if camera_input else tf.float32
+    converter.inference_output_type = tf.float32
+    return converter
 
 # %% ../nbs/16_export.ipynb #a5e985b8
 def tflite_converter(model,              # a Keras model
@@ -45,28 +77,13 @@ def tflite_converter(model,              # a Keras model
     h, w = model_input_size(model)
     if h is None or w is None: raise ValueError("TFLite export needs a model with a fixed input size (height, width)")
     graph = fold_bn_scales(model) if rewrite and quantize == "int8" else model
-    if camera_input:
-        forward = tf.function(lambda image: graph(tf.cast(image, tf.float32) / 255.0, training=False))
-        spec = tf.TensorSpec([1, h, w, 3], tf.uint8, name="image")
-    else:
-        forward = tf.function(lambda image: graph(image, training=False))
-        spec = tf.TensorSpec([1, h, w, 3], tf.float32, name="image")
     # no trackable object: the converter then freezes the function's captured weights directly instead of saving the model
     # as a SavedModel first (the same flat buffer's predictions, 2x to 10x faster)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function(spec)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([one_image_function(graph, (h, w), camera_input)])
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
-    elif quantize == "int8":
-        if calib_images is None or len(calib_images) == 0:
-            raise ValueError("int8 quantisation needs calibration images (a few training images)")
-        samples = [prepare_image(np.asarray(im), (h, w))[None] for im in calib_images]
-        if camera_input: samples = [np.round(s * 255).astype(np.uint8) for s in samples]
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([s] for s in samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8 if camera_input else tf.float32
-        converter.inference_output_type = tf.float32
+    elif quantize == "int8": set_int8(converter, calib_images, (h, w), camera_input)
     return converter
 
 # %% ../nbs/16_export.ipynb #797d76de
