@@ -1,7 +1,7 @@
 """End-to-end loss comparison on a tiny synthetic set: MLflow runs, distinct losses, seeds, intervals, outputs,
 resume per (loss, seed), NaN runs, a killed comparison, one process per folder, and compare == evaluate.
 (Training under a strategy: tests/test_distribute.py.)"""
-import json, math, os, signal, subprocess, time
+import json, math, signal, subprocess, time
 from pathlib import Path
 
 import pytest
@@ -10,9 +10,9 @@ import p8seg  # noqa: F401  (Keras 2 before TensorFlow)
 import numpy as np
 import pandas as pd
 
-from conftest import REPO, python_command, subprocess_env, run_python, tiny_config
+from conftest import REPO, python_command, subprocess_env, tiny_config
 from p8seg.synth import make_synthetic_cityscapes
-from p8seg.config import TrainConfig, P8segError, LOSS_NAMES
+from p8seg.config import P8segError, LOSS_NAMES
 from p8seg.compare import compare_losses, OUTPUT_FILES, initial_digest
 from p8seg.resume import run_dir_of
 
