@@ -19,6 +19,7 @@ from pathlib import Path
 from p8seg.config import camvid_argument   # $P8SEG_CAMVID as written, else ../shared/data/camvid
 from p8seg.cli import run_p8seg, make_parser, config_from_args   # a `p8seg ...` argv as a child process, its minutes
 from p8seg.files import write_json_atomic
+from p8seg.report import network_name   # a row's network as the table shows it
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "results" / "recipe"
@@ -233,13 +234,6 @@ def car_choice(records=None):
     return max(kept, key=lambda r: r["unseen"]["miou"])["name"] if kept else None
 
 
-def network(config: dict) -> str:
-    "A row's network as the table shows it: the architecture, its encoder and where the encoder started."
-    name = config["arch"] + (f" / {config['backbone'] or 'efficientnet_lite0'}" if config["arch"] in ("fpn_lite", "lraspp") else
-                             f" / {config['backbone']}" if config.get("backbone") else "")
-    return name + (" (ImageNet)" if config.get("encoder_weights") else "")
-
-
 def table():
     "results/recipe/README.md from the JSON files present."
     records = [json.loads((OUT / f"{n}.json").read_text()) for n in RECIPES if (OUT / f"{n}.json").exists()]
@@ -257,7 +251,7 @@ def table():
              "| recipe | network | change | val mIoU (95% CI) | unseen mIoU (95% CI) | wall min | CPU min |",
              "|---|---|---|---|---|---|---|"]
     for r in records:
-        lines.append(f"| {r['name']} | {network(r['config'])} | {r['change']} | {f(r['val']['miou'])} ({f(r['val']['ci'][0])}–{f(r['val']['ci'][1])}) "
+        lines.append(f"| {r['name']} | {network_name(r['config'])} | {r['change']} | {f(r['val']['miou'])} ({f(r['val']['ci'][0])}–{f(r['val']['ci'][1])}) "
                      f"| {f(r['unseen']['miou'])} ({f(r['unseen']['ci'][0])}–{f(r['unseen']['ci'][1])}) "
                      f"| {minutes_text(r['wall_min'])} | {minutes_text(r['cpu_min'])} |")
     for split in ("val", "unseen"):

@@ -13,7 +13,7 @@ from .labels import CATEGORY_NAMES
 from .stats import conclusion, display_table, verdict_summary, STATS_COLUMNS
 
 # %% auto #0
-__all__ = ['markdown_table', 'compare_command', 'unseen_stats', 'results_markdown']
+__all__ = ['markdown_table', 'compare_command', 'network_name', 'settings_text', 'unseen_stats', 'results_markdown']
 
 # %% ../nbs/12b_report.ipynb #0e8eda4d
 _FORMATS = {"epoch": "{:.0f}", "train_time_s": "{:.0f}", "bn_time_s": "{:.0f}"}
@@ -40,6 +40,26 @@ def compare_command(config: TrainConfig, losses, seeds) -> str:
     args = config.command_args(exclude=("loss", "seed"))
     if list(losses) != list(LOSS_NAMES): args += ["--losses", ",".join(losses)]
     return " ".join(["p8seg compare", *args, "--seeds", ",".join(map(str, seeds))])
+
+# %% ../nbs/12b_report.ipynb #f7b629e0
+def network_name(config) -> str: # e.g. "fpn_lite / efficientnet_lite0 (ImageNet)"
+    "A config's network (a `TrainConfig` or its `to_dict()`): the architecture, its encoder, and ImageNet when the encoder started there."
+    c = config if isinstance(config, dict) else config.to_dict()
+    lite = c["arch"] in ("fpn_lite", "lraspp")
+    name = c["arch"] + (f" / {c.get('backbone') or 'efficientnet_lite0'}" if lite else f" / {c['backbone']}" if c.get("backbone") else "")
+    return name + (" (ImageNet)" if c.get("encoder_weights") else "")
+
+# %% ../nbs/12b_report.ipynb #732a30b9
+def settings_text(config: TrainConfig) -> str:
+    "The training settings of `results.md`'s first line; options at their default (constant rate, void in the loss, ...) unsaid."
+    c = config
+    lr = f"Adam {c.learning_rate:g}" + (f" with {c.lr_schedule} decay" if c.lr_schedule != "constant" else "") + \
+         (f" after {c.warmup_epochs} warm-up epochs" if c.warmup_epochs else "")
+    aug = f"augmentation {'on' if c.augment else 'off'}" + (f" (random scale {c.random_scale:g})" if c.random_scale else "")
+    extra = ([f"the encoder at {c.encoder_lr:g} of the rate"] if c.encoder_lr != 1.0 else []) + \
+            (["the encoder's BatchNorm frozen"] if c.freeze_bn else []) + (["void left out of the loss"] if c.ignore_void else [])
+    return (f"{network_name(c)}, {c.epochs} epochs, {c.img_size[0]}x{c.img_size[1]} images, batch {c.batch_size}, {lr}, {aug}, "
+            f"class weights {'on' if c.class_weights else 'off'}" + "".join(f", {e}" for e in extra))
 
 # %% ../nbs/12b_report.ipynb #4615e0e9
 def unseen_stats(table: pd.DataFrame) -> pd.DataFrame | None:
@@ -96,9 +116,7 @@ def results_markdown(config: TrainConfig, # the comparison's settings
     rule = {"last": "the model after the last epoch", "holdout": "the epoch with the best mIoU on held-out training images"}
     return (
         f"<!-- Written by `{compare_command(config, losses, seeds)}`: do not edit. -->\n"
-        f"# Loss comparison\n\n{config.arch}, {config.epochs} epochs, {config.img_size[0]}x{config.img_size[1]} images, "
-        f"batch {config.batch_size}, Adam {config.learning_rate:g}, augmentation {'on' if config.augment else 'off'}, "
-        f"class weights {'on' if config.class_weights else 'off'}; data {_data_name(config)}; seeds "
+        f"# Loss comparison\n\n{settings_text(config)}; data {_data_name(config)}; seeds "
         f"{', '.join(map(str, seeds))}. Reported model: {rule[config.epoch_rule]} (`epoch_rule={config.epoch_rule}`); "
         f"`val` takes part in no decision. mIoU (7) is the headline: the official mean IoU over the 7 non-void "
         f"categories, void ground-truth pixels left out, on the {n_img} validation images; mean ± std over seeds, 95% "
